@@ -1,0 +1,266 @@
+//! An [`ItemVisitor`] that checks every etcd record during the structural
+//! walk, and gathers the small facts (`meta`, leases, members, auth, alarms)
+//! that `check` cross-checks and `inspect` shows.
+
+use super::kv::KeyValue;
+use super::records::{
+    self, AlarmRecord, LeaseRecord, MemberRecord, MetaRecord, RecordError, RoleRecord, UserRecord,
+};
+use super::revision::RevisionKey;
+use crate::bolt::walk::{ItemContext, ItemVisitor};
+use crate::findings::{show_bytes, Finding};
+use serde::Serialize;
+
+/// Facts gathered from the etcd buckets.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct EtcdFacts {
+    /// `key`-bucket entries that parsed.
+    pub revisions: u64,
+    pub tombstones: u64,
+    /// Highest and lowest main revision seen in the `key` bucket.
+    pub max_revision: Option<i64>,
+    pub min_revision: Option<i64>,
+    pub key_value_errors: u64,
+    pub meta: Vec<MetaRecord>,
+    pub leases: Vec<LeaseRecord>,
+    pub members: Vec<MemberRecord>,
+    pub removed_members: Vec<u64>,
+    pub alarms: Vec<AlarmRecord>,
+    pub users: Vec<UserRecord>,
+    pub roles: Vec<RoleRecord>,
+    pub auth_enabled: Option<bool>,
+    pub auth_revision: Option<u64>,
+    pub cluster_version: Option<String>,
+    pub downgrade: Option<String>,
+}
+
+impl EtcdFacts {
+    pub fn consistent_index(&self) -> Option<u64> {
+        self.meta.iter().find_map(|m| match m {
+            MetaRecord::ConsistentIndex(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    pub fn term(&self) -> Option<u64> {
+        self.meta.iter().find_map(|m| match m {
+            MetaRecord::Term(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    pub fn finished_compact(&self) -> Option<i64> {
+        self.meta.iter().find_map(|m| match m {
+            MetaRecord::FinishedCompactRev(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    pub fn scheduled_compact(&self) -> Option<i64> {
+        self.meta.iter().find_map(|m| match m {
+            MetaRecord::ScheduledCompactRev(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    /// The store's current revision as etcd computes it at boot: the highest
+    /// main revision, raised to the finished compaction, and at least 1.
+    pub fn current_revision(&self) -> i64 {
+        self.max_revision
+            .unwrap_or(1)
+            .max(self.finished_compact().unwrap_or(0))
+            .max(1)
+    }
+
+    fn sort(&mut self) {
+        self.leases.sort_by_key(|l| l.id);
+        self.members.sort_by_key(|m| m.id);
+        self.removed_members.sort_unstable();
+        self.alarms.sort_by_key(|a| (a.member_id, a.alarm));
+        self.users.sort_by(|a, b| a.name.cmp(&b.name));
+        self.roles.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+}
+
+/// Checks etcd records during a walk.
+pub struct EtcdVisitor;
+
+impl ItemVisitor for EtcdVisitor {
+    type Acc = EtcdFacts;
+
+    fn visit(
+        &self,
+        acc: &mut EtcdFacts,
+        ctx: &ItemContext<'_>,
+        key: &[u8],
+        value: &[u8],
+        out: &mut Vec<Finding>,
+    ) {
+        let [bucket] = ctx.bucket else {
+            return;
+        };
+        let at = |f: Finding| f.at_offset(ctx.offset).with_page(ctx.page);
+        let bad = |code: &'static str, what: String| at(Finding::error(code, ctx.file, what));
+        let record_err = |e: RecordError, code: &'static str, b: &str| match e {
+            RecordError::UnknownKey => at(Finding::warning(
+                "etcd.record.unknown-key",
+                ctx.file,
+                format!("bucket {b}: unknown key {}", show_bytes(key)),
+            )),
+            e => bad(code, format!("bucket {b}: key {}: {e}", show_bytes(key))),
+        };
+        match bucket.as_slice() {
+            b"key" => check_key_entry(acc, key, value, out, &bad),
+            b"meta" => match records::meta_record(key, value) {
+                Ok(m) => acc.meta.push(m),
+                Err(e) => out.push(record_err(e, "etcd.meta.malformed", "meta")),
+            },
+            b"lease" => match records::lease_record(key, value) {
+                Ok(l) => acc.leases.push(l),
+                Err(e) => out.push(record_err(e, "etcd.lease.malformed", "lease")),
+            },
+            b"alarm" => match records::alarm_record(key) {
+                Ok(a) => acc.alarms.push(a),
+                Err(e) => out.push(record_err(e, "etcd.alarm.malformed", "alarm")),
+            },
+            b"members" => match records::member_record(key, value) {
+                Ok(m) => acc.members.push(m),
+                Err(e) => out.push(record_err(e, "etcd.member.malformed", "members")),
+            },
+            b"members_removed" => match records::removed_member(key, value) {
+                Ok(id) => acc.removed_members.push(id),
+                Err(e) => out.push(record_err(e, "etcd.member.malformed", "members_removed")),
+            },
+            b"auth" => match records::auth_record(key, value) {
+                Ok(()) => match key {
+                    b"authEnabled" => acc.auth_enabled = Some(value == [1]),
+                    _ => acc.auth_revision = value.try_into().ok().map(u64::from_be_bytes),
+                },
+                Err(e) => out.push(record_err(e, "etcd.auth.malformed", "auth")),
+            },
+            b"authUsers" => match records::user_record(key, value) {
+                Ok(u) => acc.users.push(u),
+                Err(e) => out.push(record_err(e, "etcd.auth.malformed", "authUsers")),
+            },
+            b"authRoles" => match records::role_record(key, value) {
+                Ok(r) => acc.roles.push(r),
+                Err(e) => out.push(record_err(e, "etcd.auth.malformed", "authRoles")),
+            },
+            b"cluster" => match records::cluster_record(key, value) {
+                Ok(()) => {
+                    let s = String::from_utf8_lossy(value).into_owned();
+                    if key == b"clusterVersion" {
+                        acc.cluster_version = Some(s);
+                    } else {
+                        acc.downgrade = Some(s);
+                    }
+                }
+                Err(e) => out.push(record_err(e, "etcd.cluster.malformed", "cluster")),
+            },
+            _ => {}
+        }
+    }
+
+    fn merge(&self, into: &mut EtcdFacts, from: EtcdFacts) {
+        into.revisions += from.revisions;
+        into.tombstones += from.tombstones;
+        into.key_value_errors += from.key_value_errors;
+        into.max_revision = into.max_revision.max(from.max_revision);
+        into.min_revision = match (into.min_revision, from.min_revision) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        into.meta.extend(from.meta);
+        into.leases.extend(from.leases);
+        into.members.extend(from.members);
+        into.removed_members.extend(from.removed_members);
+        into.alarms.extend(from.alarms);
+        into.users.extend(from.users);
+        into.roles.extend(from.roles);
+        into.auth_enabled = into.auth_enabled.or(from.auth_enabled);
+        into.auth_revision = into.auth_revision.or(from.auth_revision);
+        into.cluster_version = into.cluster_version.take().or(from.cluster_version);
+        into.downgrade = into.downgrade.take().or(from.downgrade);
+        into.sort();
+    }
+}
+
+fn check_key_entry(
+    acc: &mut EtcdFacts,
+    key: &[u8],
+    value: &[u8],
+    out: &mut Vec<Finding>,
+    bad: &dyn Fn(&'static str, String) -> Finding,
+) {
+    let rev = match RevisionKey::parse(key) {
+        Ok(r) => r,
+        Err(e) => {
+            acc.key_value_errors += 1;
+            out.push(bad(
+                "etcd.key.revision-key",
+                format!("key bucket: {} is not a revision key: {e}", show_bytes(key)),
+            ));
+            return;
+        }
+    };
+    let kv = match KeyValue::decode(value) {
+        Ok(kv) => kv,
+        Err(e) => {
+            acc.key_value_errors += 1;
+            out.push(bad(
+                "etcd.key.value-decode",
+                format!(
+                    "key bucket: revision {rev}: value ({} bytes) is not a KeyValue: {e}",
+                    value.len()
+                ),
+            ));
+            return;
+        }
+    };
+    let mut problems = Vec::new();
+    if kv.key.is_empty() {
+        problems.push("the stored key name is empty".to_string());
+    }
+    if rev.tombstone {
+        if kv.present & !(1 << 1) != 0 {
+            problems.push("a tombstone must hold only the key name".into());
+        }
+    } else {
+        if kv.mod_revision != rev.main {
+            problems.push(format!(
+                "mod_revision is {} but the revision key says {}",
+                kv.mod_revision, rev.main
+            ));
+        }
+        if kv.create_revision <= 0 || kv.create_revision > kv.mod_revision {
+            problems.push(format!(
+                "create_revision {} is not in [1, mod_revision {}]",
+                kv.create_revision, kv.mod_revision
+            ));
+        }
+        if kv.version <= 0 {
+            problems.push(format!("version is {}, expected at least 1", kv.version));
+        }
+        if kv.lease < 0 {
+            problems.push(format!("lease id {} is negative", kv.lease));
+        }
+    }
+    if problems.is_empty() {
+        acc.revisions += 1;
+        if rev.tombstone {
+            acc.tombstones += 1;
+        }
+        acc.max_revision = acc.max_revision.max(Some(rev.main));
+        acc.min_revision = Some(acc.min_revision.map_or(rev.main, |m| m.min(rev.main)));
+    } else {
+        acc.key_value_errors += 1;
+        out.push(bad(
+            "etcd.key.inconsistent",
+            format!(
+                "key bucket: revision {rev} (key {}): {}",
+                show_bytes(kv.key),
+                problems.join("; ")
+            ),
+        ));
+    }
+}

@@ -1,0 +1,16 @@
+//! etcd-rescue: read, check and rescue stopped etcd members offline.
+//!
+//! Layers, data flowing one way:
+//! * format readers: [`bolt`] (and later `wal`, `snap`), bytes to typed records;
+//! * etcd model: [`etcd`], revision keys, key values, meta and cluster buckets;
+//! * operations: [`ops`], `check`, `inspect`, the low-level bolt views;
+//! * the CLI in `main.rs` stays thin over these.
+#![deny(unsafe_code)]
+
+pub mod bolt;
+pub mod etcd;
+pub mod findings;
+pub mod input;
+pub mod mmap;
+pub mod ops;
+pub mod proto;

@@ -1,0 +1,1 @@
+//! Low-level views in the spirit of the `bbolt` CLI (filled in below).

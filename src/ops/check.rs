@@ -1,0 +1,430 @@
+//! `check`: every structural invariant of the db, then the etcd layer, as a
+//! list of located findings with a summary.
+
+use super::open::{OpenDb, OpenDbError};
+use crate::bolt::meta::Meta;
+use crate::bolt::walk::{walk, BucketStats, PageCounts, PageRole, WalkReport};
+use crate::bolt::BoltFile;
+use crate::etcd::validate::{EtcdFacts, EtcdVisitor};
+use crate::findings::{Finding, Findings, Severity};
+use crate::input::{Input, Trailer};
+use serde::Serialize;
+
+/// What `check -o json` prints.
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub findings: Vec<Finding>,
+    pub summary: CheckSummary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckSummary {
+    pub path: String,
+    pub kind: crate::input::InputKind,
+    pub errors: u64,
+    pub warnings: u64,
+    pub infos: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db: Option<DbSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot_trailer: Option<Trailer>,
+}
+
+/// Figures about the db that was checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct DbSummary {
+    pub file: String,
+    pub file_size: u64,
+    pub page_size: u32,
+    pub endian: crate::bolt::Endian,
+    pub page_size_source: crate::bolt::meta::PageSizeSource,
+    pub high_water_mark: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_meta: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txid: Option<u64>,
+    pub metas: Vec<MetaSummary>,
+    pub freelist: String,
+    pub pages: PageCounts,
+    pub buckets: Vec<BucketStats>,
+    pub revisions: u64,
+    pub tombstones: u64,
+    pub current_revision: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compacted_revision: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_compact_revision: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistent_index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub term: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MetaSummary {
+    pub slot: u8,
+    pub valid: bool,
+    pub txid: u64,
+    pub root: u64,
+    pub pgid: u64,
+    pub freelist: u64,
+    pub problems: Vec<String>,
+}
+
+/// A checked db: the walk, the facts and the findings.
+pub struct DbCheck {
+    pub summary: DbSummary,
+    pub findings: Findings,
+    pub facts: EtcdFacts,
+    pub roles: Vec<PageRole>,
+    pub trailer: Option<Trailer>,
+}
+
+/// Check the db of `input`. Errors only when there is no db to read.
+pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
+    let db = OpenDb::open(input)?;
+    let c = check_db(&db)?;
+    let name = db.name();
+    let errors = c.findings.count(Severity::Error);
+    let warnings = c.findings.count(Severity::Warning);
+    let infos = c.findings.count(Severity::Info);
+    let trailer = c.trailer.clone();
+    Ok(CheckReport {
+        ok: errors == 0,
+        findings: c.findings.into_sorted(&name),
+        summary: CheckSummary {
+            path: input.path.display().to_string(),
+            kind: input.kind,
+            errors,
+            warnings,
+            infos,
+            db: Some(c.summary),
+            snapshot_trailer: trailer,
+        },
+    })
+}
+
+/// Check one opened db.
+pub fn check_db(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
+    let name = db.name();
+    let (bytes, trailer) = db.db_bytes();
+    let bolt = db.bolt()?;
+    let mut findings = Findings::default();
+    if let Some(t) = &trailer {
+        if !t.matches {
+            findings.push(
+                Finding::error(
+                    "snapshot.sha256-mismatch",
+                    &name,
+                    format!(
+                        "SHA-256 trailer does not match the db bytes: stored {}, computed {}; `etcdctl snapshot restore` will refuse this file",
+                        t.stored, t.computed
+                    ),
+                )
+                .at_offset(bytes.len() as u64),
+            );
+        }
+    }
+    meta_findings(&bolt, &name, &mut findings);
+    let report = walk(&bolt, &name, &EtcdVisitor);
+    let summary = summarize(&bolt, &name, &report);
+    let WalkReport {
+        findings: wf,
+        acc: facts,
+        roles,
+        buckets,
+        ..
+    } = report;
+    findings.extend(wf.into_sorted(&name));
+    etcd_findings(
+        &facts,
+        &buckets,
+        bolt.meta().is_some() || bolt.best_meta().is_some(),
+        &name,
+        &mut findings,
+    );
+    Ok(DbCheck {
+        summary,
+        findings,
+        facts,
+        roles,
+        trailer,
+    })
+}
+
+fn summarize(bolt: &BoltFile<'_>, name: &str, r: &WalkReport<EtcdFacts>) -> DbSummary {
+    let meta = r.meta_slot.and_then(|s| bolt.metas[s as usize].as_ref());
+    let f = &r.acc;
+    DbSummary {
+        file: name.to_string(),
+        file_size: bolt.data.len() as u64,
+        page_size: bolt.layout.page_size,
+        endian: bolt.layout.endian,
+        page_size_source: bolt.layout.source,
+        high_water_mark: r.hwm,
+        current_meta: bolt.current,
+        txid: meta.map(|m| m.txid),
+        metas: bolt
+            .metas
+            .iter()
+            .flatten()
+            .map(|m| MetaSummary {
+                slot: m.slot,
+                valid: m.validates(),
+                txid: m.txid,
+                root: m.root,
+                pgid: m.pgid,
+                freelist: m.freelist,
+                problems: m
+                    .problems(bolt.layout.page_size)
+                    .iter()
+                    .map(|p| p.describe())
+                    .collect(),
+            })
+            .collect(),
+        freelist: match (meta, r.freelist_len) {
+            (Some(m), _) if !m.has_freelist() => "not persisted (etcd NoFreelistSync)".into(),
+            (Some(m), Some(n)) => format!("page {} with {n} ids", m.freelist),
+            (Some(m), None) => format!("page {} unreadable", m.freelist),
+            (None, _) => "unknown".into(),
+        },
+        pages: r.counts.clone(),
+        buckets: r.buckets.iter().skip(1).cloned().collect(),
+        revisions: f.revisions,
+        tombstones: f.tombstones,
+        current_revision: f.current_revision(),
+        compacted_revision: f.finished_compact(),
+        scheduled_compact_revision: f.scheduled_compact(),
+        consistent_index: f.consistent_index(),
+        term: f.term(),
+    }
+}
+
+fn meta_findings(bolt: &BoltFile<'_>, name: &str, out: &mut Findings) {
+    let ps = bolt.layout.page_size;
+    let current = bolt.current;
+    for (slot, m) in bolt.metas.iter().enumerate() {
+        let off = slot as u64 * u64::from(ps);
+        let Some(m) = m else {
+            out.push(
+                Finding::error(
+                    "bolt.meta.missing",
+                    name,
+                    format!("meta page {slot} lies beyond the end of the file"),
+                )
+                .at_page(slot as u64, ps as usize),
+            );
+            continue;
+        };
+        let problems = m.problems(ps);
+        if problems.is_empty() {
+            continue;
+        }
+        let is_current = current == Some(slot as u8);
+        let fatal = problems.iter().any(|p| p.is_fatal());
+        let text: Vec<String> = problems.iter().map(|p| p.describe()).collect();
+        let f = if is_current || current.is_none() {
+            Finding::error(
+                if fatal {
+                    "bolt.meta.invalid"
+                } else {
+                    "bolt.meta.inconsistent"
+                },
+                name,
+                format!("meta page {slot} (txid {}): {}", m.txid, text.join("; ")),
+            )
+        } else {
+            let used = current
+                .and_then(|c| bolt.metas[c as usize].as_ref())
+                .map_or(0, |c: &Meta| c.txid);
+            let newer = m.txid > used && m.magic == crate::bolt::MAGIC;
+            Finding::error(
+                "bolt.meta.other-invalid",
+                name,
+                format!(
+                    "meta page {slot} is damaged: {}. bbolt falls back to meta page {} (txid {used}){}",
+                    text.join("; "),
+                    current.unwrap_or(0),
+                    if newer {
+                        format!("; this meta claims txid {}, so the last committed transaction is probably lost", m.txid)
+                    } else {
+                        "; the file has no fallback meta left".into()
+                    }
+                ),
+            )
+        };
+        out.push(f.at_offset(off + 16).with_page(slot as u64));
+    }
+    if current.is_none() {
+        out.push(Finding::error(
+            "bolt.meta.no-valid",
+            name,
+            "neither meta page validates: bbolt (and etcd) will refuse to open this file".into(),
+        ));
+    }
+    if let Some(m) = bolt.best_meta() {
+        if m.pgid < 2 {
+            out.push(Finding::error(
+                "bolt.meta.inconsistent",
+                name,
+                format!(
+                    "high-water mark {} is below 2: not even the meta pages are allocated",
+                    m.pgid
+                ),
+            ));
+        }
+    }
+}
+
+fn etcd_findings(
+    facts: &EtcdFacts,
+    buckets: &[BucketStats],
+    have_tree: bool,
+    name: &str,
+    out: &mut Findings,
+) {
+    if !have_tree {
+        return;
+    }
+    let top: Vec<&BucketStats> = buckets.iter().filter(|b| b.path.len() == 1).collect();
+    let has = |n: &str| top.iter().any(|b| b.path[0] == n.as_bytes());
+    for b in ["key", "meta"] {
+        if !has(b) {
+            out.push(Finding::error(
+                "etcd.bucket.missing",
+                name,
+                format!(
+                    "the `{b}` bucket is missing: this is not an etcd db, or its root page lost it"
+                ),
+            ));
+        }
+    }
+    for b in crate::etcd::BUCKETS {
+        if !has(b) && *b != "key" && *b != "meta" {
+            out.push(Finding::info(
+                "etcd.bucket.absent",
+                name,
+                format!("the `{b}` bucket is absent (etcd creates it at first start)"),
+            ));
+        }
+    }
+    for b in &top {
+        let n = String::from_utf8_lossy(&b.path[0]);
+        if !crate::etcd::BUCKETS.contains(&n.as_ref()) {
+            out.push(Finding::info(
+                "etcd.bucket.unknown",
+                name,
+                format!("bucket {} is not one of etcd's", b.name),
+            ));
+        }
+        if b.path.len() == 1 && b.sub_buckets > 0 {
+            out.push(Finding::warning(
+                "etcd.bucket.nested",
+                name,
+                format!(
+                    "bucket {} holds sub-buckets; etcd never creates nested buckets",
+                    b.name
+                ),
+            ));
+        }
+    }
+    if has("meta") && facts.consistent_index().is_none() {
+        out.push(Finding::warning(
+            "etcd.meta.no-consistent-index",
+            name,
+            "meta has no consistent_index: etcd will replay the whole WAL onto this db".into(),
+        ));
+    }
+    match (facts.scheduled_compact(), facts.finished_compact()) {
+        (Some(s), Some(f)) if f > s => out.push(Finding::error(
+            "etcd.meta.compaction",
+            name,
+            format!("finishedCompactRev {f} is above scheduledCompactRev {s}"),
+        )),
+        (Some(s), f) if f.is_none_or(|f| f < s) => out.push(Finding::warning(
+            "etcd.meta.compaction-interrupted",
+            name,
+            format!(
+                "compaction to revision {s} was scheduled but not finished (finished: {}); etcd re-runs it at startup",
+                f.map_or("none".into(), |f| f.to_string())
+            ),
+        )),
+        _ => {}
+    }
+    for a in &facts.alarms {
+        out.push(Finding::warning(
+            "etcd.alarm.active",
+            name,
+            format!(
+                "alarm {} is raised for member {:x}{}",
+                a.alarm_name(),
+                a.member_id,
+                if a.alarm == 1 {
+                    ": the cluster refuses writes until it is disarmed (compact, defrag, then `etcdctl alarm disarm`)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+}
+
+/// The text form of a check report.
+pub fn render_text(r: &CheckReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use super::render::{finding_line, human_bytes};
+    let s = &r.summary;
+    writeln!(out, "{} ({})", s.path, s.kind.describe_short())?;
+    if let Some(d) = &s.db {
+        writeln!(
+            out,
+            "db {}: {} ({} bytes), page size {}, high-water mark {} pages, {}",
+            d.file,
+            human_bytes(d.file_size),
+            d.file_size,
+            d.page_size,
+            d.high_water_mark,
+            match (d.current_meta, d.txid) {
+                (Some(m), Some(t)) => format!("meta {m} current (txid {t})"),
+                _ => "no valid meta".into(),
+            }
+        )?;
+        let p = &d.pages;
+        writeln!(
+            out,
+            "pages: {} branch, {} leaf, {} overflow, {} freelist, {} free, {} unreachable, {} damaged, {} past the high-water mark",
+            p.branch, p.leaf, p.overflow, p.freelist, p.free, p.unreachable, p.damaged, p.beyond_hwm
+        )?;
+        writeln!(
+            out,
+            "etcd: {} revisions ({} tombstones), current revision {}, compacted {}, consistent index {}",
+            d.revisions,
+            d.tombstones,
+            d.current_revision,
+            d.compacted_revision.map_or("-".into(), |v| v.to_string()),
+            d.consistent_index.map_or("-".into(), |v| v.to_string()),
+        )?;
+    }
+    if let Some(t) = &s.snapshot_trailer {
+        writeln!(
+            out,
+            "snapshot trailer: SHA-256 {}",
+            if t.matches {
+                "matches"
+            } else {
+                "DOES NOT MATCH"
+            }
+        )?;
+    }
+    for f in &r.findings {
+        writeln!(out, "{}", finding_line(f))?;
+    }
+    writeln!(
+        out,
+        "{}: {} errors, {} warnings, {} notes",
+        if r.ok { "OK" } else { "DAMAGED" },
+        s.errors,
+        s.warnings,
+        s.infos
+    )
+}

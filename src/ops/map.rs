@@ -1,0 +1,1 @@
+//! The SVG page map (filled in below).

@@ -1,0 +1,19 @@
+//! Operations: what the commands do, over the readers and the etcd model.
+//! Each returns a report (a data structure) that renders to text or JSON.
+
+pub mod bolt_views;
+pub mod check;
+pub mod inspect;
+pub mod map;
+pub mod open;
+pub mod render;
+
+/// Exit codes, as the README documents them.
+pub mod exit {
+    /// No error finding.
+    pub const OK: i32 = 0;
+    /// At least one error finding (or a repair that recovered less than all).
+    pub const FINDINGS: i32 = 1;
+    /// The input cannot be read at all, or the command line is wrong.
+    pub const UNUSABLE: i32 = 2;
+}

@@ -1,0 +1,59 @@
+//! Output formats and the text rendering of findings. `-o` and `-w` name the
+//! format everywhere (kubectl users type `-o`, etcdctl users `-w`).
+
+use crate::findings::{Finding, Severity};
+use serde::Serialize;
+use std::io::Write;
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For programs.
+    Json,
+}
+
+/// Print a serializable report as pretty JSON.
+pub fn json<T: Serialize>(out: &mut dyn Write, v: &T) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, v).map_err(std::io::Error::other)?;
+    writeln!(out)
+}
+
+/// One finding as a text line.
+pub fn finding_line(f: &Finding) -> String {
+    let mut loc = Vec::new();
+    if let Some(p) = f.page {
+        loc.push(format!("page {p}"));
+    }
+    if let Some(o) = f.offset {
+        loc.push(format!("offset {o}"));
+    }
+    let loc = if loc.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", loc.join(", "))
+    };
+    let sev = match f.severity {
+        Severity::Error => "ERROR",
+        Severity::Warning => "WARN ",
+        Severity::Info => "info ",
+    };
+    format!("{sev} {}{loc}: {}", f.code, f.message)
+}
+
+/// Human-readable byte counts (etcdctl's style: kB, MB, GB with 1000s).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
