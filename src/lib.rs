@@ -9,6 +9,7 @@
 
 pub mod bolt;
 pub mod etcd;
+pub mod exercise;
 pub mod findings;
 pub mod input;
 pub mod mmap;

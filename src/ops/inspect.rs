@@ -177,7 +177,7 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
     report.removed_members = f.removed_members.iter().map(|i| format!("{i:x}")).collect();
     report.leases = f.leases.clone();
     report.auth = AuthSummary {
-        enabled: f.auth_enabled,
+        enabled: Some(f.auth_enabled.unwrap_or(false)),
         revision: f.auth_revision,
         users: f.users.iter().map(|u| u.name.clone()).collect(),
         roles: f.roles.iter().map(|r| r.name.clone()).collect(),

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite, as a new developer or CI runs it:
+#   bash scripts/test.sh
+# Installs what the tests need (Debian packages: etcd 3.4 server and client,
+# Go and the bbolt 1.3.6 library for the reference checker), then runs
+# formatting and lint checks and every test in release mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(etcd-server etcd-client golang-go golang-github-coreos-bbolt-dev golang-golang-x-sys-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --all-targets --release -- -D warnings
+echo "== cargo test"
+cargo test --release
+echo "== all tests passed"

@@ -1,0 +1,83 @@
+//! Entry points that drive every reader over arbitrary bytes, shared by the
+//! fuzz targets (`fuzz/`) and the robustness tests. Each must return for any
+//! input without panicking; they return a small figure so the work is not
+//! optimised away.
+#![doc(hidden)]
+
+use crate::bolt::cursor::{top_level_buckets, BucketCursor};
+use crate::bolt::freelist::FreelistIds;
+use crate::bolt::{BoltFile, Endian, Meta, NodePage, PageKind};
+use crate::etcd::{records, KeyValue, RevisionKey};
+use crate::mmap::InputFile;
+use crate::ops::open::OpenDb;
+
+/// Parse `data` as one page (branch, leaf, freelist or meta), both byte orders.
+pub fn page(data: &[u8]) -> usize {
+    let mut n = 0;
+    for endian in [Endian::Little, Endian::Big] {
+        if let Some(m) = Meta::decode(data, 0, 0, endian) {
+            n += usize::from(m.validates()) + m.problems(4096).len();
+        }
+        let Some(node) = NodePage::new(data, endian) else {
+            continue;
+        };
+        match node.header.kind() {
+            PageKind::Freelist => {
+                if let Ok(ids) = FreelistIds::parse(&node.header, data, endian) {
+                    n += ids.iter().count();
+                }
+            }
+            _ => {
+                let _ = node.check_array();
+                for i in 0..node.count() {
+                    n += node.branch(i).map_or(0, |b| b.key.len());
+                    n += node.leaf(i).map_or(0, |l| l.key.len() + l.value.len());
+                }
+            }
+        }
+    }
+    n
+}
+
+/// Run `check` over `data` as a whole db file, then read every bucket.
+pub fn db(data: &[u8]) -> usize {
+    let db = OpenDb {
+        path: "fuzz.db".into(),
+        file: InputFile::from_bytes("fuzz.db", data.to_vec()),
+        is_snapshot: false,
+    };
+    let mut n = match crate::ops::check::check_db(&db) {
+        Ok(c) => c.findings.items().len(),
+        Err(_) => 0,
+    };
+    if let Ok(f) = BoltFile::new(data) {
+        if let Some(meta) = f.best_meta() {
+            let (buckets, damage) = top_level_buckets(&f, meta);
+            n += damage.len();
+            for (_, root) in buckets {
+                if let Ok(root) = root {
+                    n += BucketCursor::new(&f, root, meta.pgid).count();
+                }
+            }
+        }
+        n += crate::etcd::keyspace::count_keys(&f).map_or(0, |k| k.keys as usize);
+    }
+    n
+}
+
+/// Decode `data` as every etcd record type.
+pub fn records(data: &[u8]) -> usize {
+    let mut n = 0;
+    n += KeyValue::decode(data).map_or(0, |kv| kv.key.len());
+    n += RevisionKey::parse(data).map_or(0, |r| r.main as usize & 1);
+    let (k, v) = data.split_at(data.len() / 2);
+    n += records::meta_record(k, v).is_ok() as usize;
+    n += records::lease_record(k, v).is_ok() as usize;
+    n += records::alarm_record(data).is_ok() as usize;
+    n += records::user_record(k, v).is_ok() as usize;
+    n += records::role_record(k, v).is_ok() as usize;
+    n += records::member_record(k, v).is_ok() as usize;
+    n += records::auth_record(k, v).is_ok() as usize;
+    n += records::cluster_record(k, v).is_ok() as usize;
+    n
+}
