@@ -289,6 +289,15 @@ fn etcd_findings(
     }
     let top: Vec<&BucketStats> = buckets.iter().filter(|b| b.path.len() == 1).collect();
     let has = |n: &str| top.iter().any(|b| b.path[0] == n.as_bytes());
+    if !crate::etcd::BUCKETS.iter().any(|b| has(b)) && !top.is_empty() {
+        out.push(Finding::info(
+            "etcd.not-etcd",
+            name,
+            "none of etcd's buckets is present: checked as a plain bbolt file, etcd checks skipped"
+                .into(),
+        ));
+        return;
+    }
     for b in ["key", "meta"] {
         if !has(b) {
             out.push(Finding::error(
