@@ -32,6 +32,33 @@ pub struct EtcdFacts {
     pub auth_revision: Option<u64>,
     pub cluster_version: Option<String>,
     pub downgrade: Option<String>,
+    /// Runs of consecutive revisions, one per leaf page (for the
+    /// contiguity check across pages); only revisions above the compacted one.
+    #[serde(skip)]
+    pub spans: Vec<RevSpan>,
+    /// Gaps between adjacent revisions inside one page.
+    #[serde(skip)]
+    pub gaps: Vec<RevGap>,
+    #[serde(skip)]
+    cursor: Option<(u64, RevisionKey)>,
+}
+
+/// The first and last revision stored in one leaf page.
+#[derive(Debug, Clone, Copy)]
+pub struct RevSpan {
+    pub page: u64,
+    pub offset: u64,
+    pub first: RevisionKey,
+    pub last: RevisionKey,
+}
+
+/// Two adjacent stored revisions that cannot both be right.
+#[derive(Debug, Clone, Copy)]
+pub struct RevGap {
+    pub page: u64,
+    pub offset: u64,
+    pub before: RevisionKey,
+    pub after: RevisionKey,
 }
 
 impl EtcdFacts {
@@ -82,8 +109,112 @@ impl EtcdFacts {
     }
 }
 
+/// Sub revisions number the changes of one transaction. 2^31 of them would
+/// need a db of tens of gigabytes written in one transaction: a larger sub is
+/// damage, not data.
+pub const MAX_PLAUSIBLE_SUB: i64 = 1 << 31;
+
 /// Checks etcd records during a walk.
-pub struct EtcdVisitor;
+pub struct EtcdVisitor {
+    /// The compacted revision read before the walk (None: unknown, so the
+    /// revision contiguity check is off). Above it, every revision has its
+    /// changes stored as sub revisions 0, 1, 2, ... without gaps.
+    pub compacted: Option<i64>,
+}
+
+/// Whether `b` may directly follow `a` in the `key` bucket, above the
+/// compacted revision: the next change of the same txn, or the first
+/// change of the next revision.
+pub fn follows(a: &RevisionKey, b: &RevisionKey) -> bool {
+    (b.main == a.main && b.sub == a.sub + 1) || (b.main == a.main + 1 && b.sub == 0)
+}
+
+impl EtcdVisitor {
+    fn track(&self, acc: &mut EtcdFacts, ctx: &ItemContext<'_>, rev: RevisionKey) {
+        let Some(compacted) = self.compacted else {
+            return;
+        };
+        if rev.main <= compacted {
+            acc.cursor = None;
+            return;
+        }
+        match acc.cursor {
+            Some((page, prev)) if page == ctx.page => {
+                if prev.main > compacted && !follows(&prev, &rev) {
+                    acc.gaps.push(RevGap {
+                        page,
+                        offset: ctx.offset,
+                        before: prev,
+                        after: rev,
+                    });
+                }
+                if let Some(s) = acc.spans.last_mut() {
+                    s.last = rev;
+                }
+            }
+            _ => acc.spans.push(RevSpan {
+                page: ctx.page,
+                offset: ctx.offset,
+                first: rev,
+                last: rev,
+            }),
+        }
+        acc.cursor = Some((ctx.page, rev));
+    }
+
+    /// Findings from the revision runs gathered during the walk.
+    pub fn contiguity_findings(&self, facts: &mut EtcdFacts, file: &str) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let Some(compacted) = self.compacted else {
+            return out;
+        };
+        for g in &facts.gaps {
+            out.push(
+                Finding::error(
+                    "etcd.key.revision-gap",
+                    file,
+                    format!(
+                        "key bucket: revision {} is followed by {}; above the compacted revision {compacted} every revision's changes are numbered 0, 1, 2, ... without gaps",
+                        g.before, g.after
+                    ),
+                )
+                .at_offset(g.offset)
+                .with_page(g.page),
+            );
+        }
+        facts.spans.sort_by_key(|s| s.first);
+        let mut prev: Option<RevisionKey> = None;
+        for s in &facts.spans {
+            let ok = match prev {
+                Some(p) => follows(&p, &s.first),
+                None => {
+                    s.first.sub == 0
+                        && (compacted == 0
+                            || s.first.main == compacted + 1
+                            || facts.min_revision.is_some_and(|m| m > compacted))
+                }
+            };
+            if !ok {
+                out.push(
+                    Finding::error(
+                        "etcd.key.revision-gap",
+                        file,
+                        format!(
+                            "key bucket: the revisions stored in page {} start at {}, but the previous stored revision is {}; above the compacted revision {compacted} revisions have no gaps",
+                            s.page,
+                            s.first,
+                            prev.map_or("none".into(), |p| p.to_string())
+                        ),
+                    )
+                    .at_offset(s.offset)
+                    .with_page(s.page),
+                );
+            }
+            prev = Some(s.last);
+        }
+        out
+    }
+}
 
 impl ItemVisitor for EtcdVisitor {
     type Acc = EtcdFacts;
@@ -110,7 +241,11 @@ impl ItemVisitor for EtcdVisitor {
             e => bad(code, format!("bucket {b}: key {}: {e}", show_bytes(key))),
         };
         match bucket.as_slice() {
-            b"key" => check_key_entry(acc, key, value, out, &bad),
+            b"key" => {
+                if let Some(rev) = check_key_entry(acc, key, value, out, &bad) {
+                    self.track(acc, ctx, rev);
+                }
+            }
             b"meta" => match records::meta_record(key, value) {
                 Ok(m) => acc.meta.push(m),
                 Err(e) => out.push(record_err(e, "etcd.meta.malformed", "meta")),
@@ -181,6 +316,8 @@ impl ItemVisitor for EtcdVisitor {
         into.auth_revision = into.auth_revision.or(from.auth_revision);
         into.cluster_version = into.cluster_version.take().or(from.cluster_version);
         into.downgrade = into.downgrade.take().or(from.downgrade);
+        into.spans.extend(from.spans);
+        into.gaps.extend(from.gaps);
         into.sort();
     }
 }
@@ -191,7 +328,7 @@ fn check_key_entry(
     value: &[u8],
     out: &mut Vec<Finding>,
     bad: &dyn Fn(&'static str, String) -> Finding,
-) {
+) -> Option<RevisionKey> {
     let rev = match RevisionKey::parse(key) {
         Ok(r) => r,
         Err(e) => {
@@ -200,7 +337,7 @@ fn check_key_entry(
                 "etcd.key.revision-key",
                 format!("key bucket: {} is not a revision key: {e}", show_bytes(key)),
             ));
-            return;
+            return None;
         }
     };
     let kv = match KeyValue::decode(value) {
@@ -214,10 +351,16 @@ fn check_key_entry(
                     value.len()
                 ),
             ));
-            return;
+            return None;
         }
     };
     let mut problems = Vec::new();
+    if rev.sub >= MAX_PLAUSIBLE_SUB {
+        problems.push(format!(
+            "sub revision {} is implausible: it would take that many changes in one transaction",
+            rev.sub
+        ));
+    }
     if kv.key.is_empty() {
         problems.push("the stored key name is empty".to_string());
     }
@@ -252,6 +395,7 @@ fn check_key_entry(
         }
         acc.max_revision = acc.max_revision.max(Some(rev.main));
         acc.min_revision = Some(acc.min_revision.map_or(rev.main, |m| m.min(rev.main)));
+        Some(rev)
     } else {
         acc.key_value_errors += 1;
         out.push(bad(
@@ -262,5 +406,21 @@ fn check_key_entry(
                 problems.join("; ")
             ),
         ));
+        None
     }
+}
+
+/// Read the compacted revision from the `meta` bucket before a walk (0 when
+/// the db was never compacted; None when the bucket cannot be read).
+pub fn compacted_before_walk(file: &crate::bolt::BoltFile<'_>) -> Option<i64> {
+    let meta = file.best_meta()?;
+    let root = crate::bolt::cursor::find_bucket(file, meta, b"meta")?;
+    let mut compacted = 0;
+    for item in crate::bolt::BucketCursor::new(file, root, meta.pgid) {
+        let item = item.ok()?;
+        if let Ok(MetaRecord::FinishedCompactRev(r)) = records::meta_record(item.key, item.value) {
+            compacted = r;
+        }
+    }
+    Some(compacted)
 }

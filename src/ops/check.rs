@@ -127,16 +127,20 @@ pub fn check_db(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
         }
     }
     meta_findings(&bolt, &name, &mut findings);
-    let report = walk(&bolt, &name, &EtcdVisitor);
+    let visitor = EtcdVisitor {
+        compacted: crate::etcd::validate::compacted_before_walk(&bolt),
+    };
+    let report = walk(&bolt, &name, &visitor);
     let summary = summarize(&bolt, &name, &report);
     let WalkReport {
         findings: wf,
-        acc: facts,
+        acc: mut facts,
         roles,
         buckets,
         ..
     } = report;
     findings.extend(wf.into_sorted(&name));
+    findings.extend(visitor.contiguity_findings(&mut facts, &name));
     etcd_findings(
         &facts,
         &buckets,
