@@ -280,6 +280,17 @@ fn list_member(member: &Path) -> Result<Vec<DirEntry>, InputError> {
     Ok(out)
 }
 
+impl InputKind {
+    pub fn describe_short(self) -> &'static str {
+        match self {
+            InputKind::DataDir => "data dir",
+            InputKind::MemberDir => "member dir",
+            InputKind::DbFile => "db file",
+            InputKind::SnapshotFile => "snapshot file",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,16 +311,5 @@ mod tests {
     #[test]
     fn rejects_random_file() {
         assert_eq!(sniff_file(b"hello world", Path::new("x.txt")), None);
-    }
-}
-
-impl InputKind {
-    pub fn describe_short(self) -> &'static str {
-        match self {
-            InputKind::DataDir => "data dir",
-            InputKind::MemberDir => "member dir",
-            InputKind::DbFile => "db file",
-            InputKind::SnapshotFile => "snapshot file",
-        }
     }
 }

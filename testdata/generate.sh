@@ -116,6 +116,7 @@ ctl lease list -w json >"$T/lease-list.json"
 for l in "$lease1" "$lease2"; do ctl lease timetolive --keys -w json "$l" >"$T/lease-$l.json"; done
 ctl alarm list >"$T/alarm-list.txt"
 ctl user list >"$T/user-list.txt"
+ctl role list >"$T/role-list.txt"
 ctl role get reader >"$T/role-reader.txt"
 ctl user get alice >"$T/user-alice.txt"
 ctl snapshot save "$out/etcd34.snapshot.db" >/dev/null

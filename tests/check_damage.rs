@@ -138,7 +138,6 @@ fn mod_revision_disagrees_with_revision_key() {
         .unwrap()
         .2;
     let value_off = etcd_rescue::bolt::walk::offset_in(f.data, item.value).unwrap() as usize;
-    drop(f);
     b[value_off + at + 1] ^= 0x01;
     assert!(error_codes(b).contains(&"etcd.key.inconsistent"));
 }
@@ -151,7 +150,6 @@ fn garbage_value_is_not_a_keyvalue() {
     let leaf = f.node(t.children[0], t.hwm).unwrap();
     let item = leaf.leaf(0).unwrap();
     let value_off = etcd_rescue::bolt::walk::offset_in(f.data, item.value).unwrap() as usize;
-    drop(f);
     b[value_off] = 0xff; // a tag with wire type 7
     assert!(error_codes(b).contains(&"etcd.key.value-decode"));
 }
@@ -164,7 +162,6 @@ fn revision_key_separator() {
     let leaf = f.node(t.children[0], t.hwm).unwrap();
     let item = leaf.leaf(0).unwrap();
     let key_off = etcd_rescue::bolt::walk::offset_in(f.data, item.key).unwrap() as usize;
-    drop(f);
     b[key_off + 8] = b'-';
     assert!(error_codes(b).contains(&"etcd.key.revision-key"));
 }
@@ -178,7 +175,6 @@ fn root_bucket_entry_without_bucket_flag() {
     let ps = f.page_size();
     let node = f.node(meta.root, meta.pgid).unwrap();
     assert_eq!(node.header.kind(), etcd_rescue::bolt::PageKind::Leaf);
-    drop(f);
     put_u32(&mut b, root * ps + 16, 0);
     assert!(error_codes(b).contains(&"bolt.bucket.root-non-bucket"));
 }
@@ -196,7 +192,6 @@ fn inline_bucket_damage() {
         .unwrap();
     assert_eq!(&item.value[..8], &[0u8; 8], "meta bucket is inline");
     let off = etcd_rescue::bolt::walk::offset_in(f.data, item.value).unwrap() as usize;
-    drop(f);
     b[off + 16 + 8] = 0x01; // inline page flags: branch
     assert!(error_codes(b).contains(&"bolt.bucket.inline"));
 }

@@ -88,7 +88,6 @@ fn meta_names_a_leaf_as_freelist() {
     let cur = f.current.unwrap() as usize;
     let ps = f.page_size();
     let root = f.meta().unwrap().root;
-    drop(f);
     // Rewrite meta.freelist and fix its checksum so bbolt would accept it.
     let m = cur * ps + 16;
     put_u64(&mut b, m + 32, root);

@@ -252,15 +252,15 @@ impl<'a> Iterator for BucketCursor<'_, 'a> {
     }
 }
 
+/// Top-level bucket names with their roots (or why a header is unusable).
+pub type NamedRoots<'a> = Vec<(&'a [u8], Result<BucketRoot<'a>, String>)>;
+
 /// The top-level buckets of a file read through `meta`: each name with its
 /// root (or why its header is unusable), plus damage met on the way.
 pub fn top_level_buckets<'a>(
     file: &BoltFile<'a>,
     meta: &super::Meta,
-) -> (
-    Vec<(&'a [u8], Result<BucketRoot<'a>, String>)>,
-    Vec<CursorDamage>,
-) {
+) -> (NamedRoots<'a>, Vec<CursorDamage>) {
     let mut out = Vec::new();
     let mut damages = Vec::new();
     for item in BucketCursor::new(file, BucketRoot::Page(meta.root), meta.pgid) {

@@ -5,13 +5,13 @@
 //! checked against the bytes actually present, traversals are iterative and
 //! keep a visited set, and damage is returned as data, never as a panic.
 //!
-//! * [`endian`]: explicit byte order for every integer read.
-//! * [`meta`]: the two meta pages, their checksums and which one is current.
-//! * [`page`]: page headers and branch/leaf element views.
-//! * [`freelist`]: the persisted freelist page (and its count escape).
-//! * [`file`]: [`BoltFile`], page access by id with bounds checks.
-//! * [`cursor`]: in-order iteration over a bucket that survives damage.
-//! * [`walk`]: the full structural check (everything `tx.Check` verifies, and more).
+//! * [`endian`], explicit byte order for every integer read.
+//! * [`meta`], the two meta pages, their checksums and which one is current.
+//! * [`page`], page headers and branch/leaf element views.
+//! * [`freelist`], the persisted freelist page (and its count escape).
+//! * [`file`], [`BoltFile`], page access by id with bounds checks.
+//! * [`cursor`], in-order iteration over a bucket that survives damage.
+//! * [`walk`], the full structural check (everything `tx.Check` verifies, and more).
 
 pub mod cursor;
 pub mod endian;

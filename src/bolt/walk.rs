@@ -535,9 +535,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             );
             return None;
         }
-        let Some(header) = self.file.header(id) else {
-            return None;
-        };
+        let header = self.file.header(id)?;
         if header.is_zero() {
             self.set_role(id, PageRole::Damaged);
             self.err(

@@ -1,10 +1,10 @@
 //! The etcd model over a bbolt db: bucket names, revision keys, stored key
 //! values, meta keys, leases, members, alarms and auth records.
 //!
-//! * [`revision`]: the 17/18-byte revision keys of the `key` bucket.
-//! * [`kv`]: `mvccpb.KeyValue`.
-//! * [`records`]: the small records of the other buckets.
-//! * [`validate`]: an item visitor that checks every record during a walk.
+//! * [`revision`], the 17/18-byte revision keys of the `key` bucket.
+//! * [`kv`], the stored `mvccpb.KeyValue`.
+//! * [`records`], the small records of the other buckets.
+//! * [`validate`], an item visitor that checks every record during a walk.
 
 pub mod keyspace;
 pub mod kv;
