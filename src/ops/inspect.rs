@@ -195,10 +195,11 @@ pub fn render_text(r: &InspectReport, out: &mut dyn std::io::Write) -> std::io::
     writeln!(out, "{}: {}", r.path, r.kind.describe())?;
     if r.files.len() > 1 || r.kind == InputKind::DataDir || r.kind == InputKind::MemberDir {
         writeln!(out, "\nFiles:")?;
+        let width = r.files.iter().map(|f| f.path.len()).max().unwrap_or(0);
         for f in &r.files {
             writeln!(
                 out,
-                "  {}{:<60} {:>12}  {}",
+                "  {}{:<width$} {:>10}  {}",
                 if f.odd { "! " } else { "  " },
                 f.path,
                 human_bytes(f.size),
