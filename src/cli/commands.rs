@@ -1,8 +1,11 @@
 //! One function per command: resolve the input, run the operation, render.
 
 use super::{resolve, Failure};
+use etcd_rescue::bolt::walk::PageRole;
+use etcd_rescue::ops::open::OpenDb;
 use etcd_rescue::ops::render::{self, Format};
-use etcd_rescue::ops::{check, exit};
+use etcd_rescue::ops::write::write_new_file;
+use etcd_rescue::ops::{bolt_views, check, exit, map};
 use std::io::Write;
 use std::path::Path;
 
@@ -26,55 +29,98 @@ pub fn inspect(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Fai
     Ok(exit::OK)
 }
 
-pub fn bolt_pages(_path: &Path, _fmt: Format, _out: &mut dyn Write) -> Result<i32, Failure> {
-    Err(Failure {
-        code: 2,
-        message: "not yet".into(),
-    })
+fn open_db(path: &Path) -> Result<OpenDb, Failure> {
+    Ok(OpenDb::open(&resolve(path)?)?)
+}
+
+pub fn bolt_pages(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failure> {
+    let t = bolt_views::page_table(&open_db(path)?)?;
+    match fmt {
+        Format::Json => render::json(out, &t)?,
+        Format::Text => bolt_views::render_page_table(&t, out)?,
+    }
+    let damaged = t
+        .pages
+        .iter()
+        .any(|p| matches!(p.state, PageRole::Damaged | PageRole::Unreachable));
+    Ok(if damaged { exit::FINDINGS } else { exit::OK })
 }
 
 pub fn bolt_page(
-    _path: &Path,
-    _id: u64,
-    _hex: Option<usize>,
-    _fmt: Format,
-    _out: &mut dyn Write,
+    path: &Path,
+    id: u64,
+    hex: Option<usize>,
+    fmt: Format,
+    out: &mut dyn Write,
 ) -> Result<i32, Failure> {
-    Err(Failure {
-        code: 2,
-        message: "not yet".into(),
-    })
+    let v = bolt_views::page_view(&open_db(path)?, id, hex)?;
+    match fmt {
+        Format::Json => render::json(out, &v)?,
+        Format::Text => bolt_views::render_page(&v, out)?,
+    }
+    Ok(
+        if v.problems.is_empty() && v.elements.iter().all(|e| e.error.is_none()) {
+            exit::OK
+        } else {
+            exit::FINDINGS
+        },
+    )
 }
 
-pub fn bolt_buckets(_path: &Path, _fmt: Format, _out: &mut dyn Write) -> Result<i32, Failure> {
-    Err(Failure {
-        code: 2,
-        message: "not yet".into(),
+pub fn bolt_buckets(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failure> {
+    let (b, _) = bolt_views::bucket_list(&open_db(path)?)?;
+    match fmt {
+        Format::Json => render::json(out, &b)?,
+        Format::Text => bolt_views::render_buckets(&b, out)?,
+    }
+    Ok(if b.buckets.iter().any(|s| s.errors > 0) {
+        exit::FINDINGS
+    } else {
+        exit::OK
     })
 }
 
 pub fn bolt_keys(
-    _path: &Path,
-    _b: &str,
-    _v: bool,
-    _l: Option<usize>,
-    _fmt: Format,
-    _out: &mut dyn Write,
+    path: &Path,
+    bucket: &str,
+    values: bool,
+    limit: Option<usize>,
+    fmt: Format,
+    out: &mut dyn Write,
 ) -> Result<i32, Failure> {
-    Err(Failure {
-        code: 2,
-        message: "not yet".into(),
-    })
+    let rows = bolt_views::bucket_keys(&open_db(path)?, bucket, values, limit)?;
+    match fmt {
+        Format::Json => render::json(out, &rows)?,
+        Format::Text => bolt_views::render_keys(&rows, out)?,
+    }
+    let damaged = rows
+        .iter()
+        .any(|r| matches!(r, bolt_views::KeyRow::Damage { .. }));
+    Ok(if damaged { exit::FINDINGS } else { exit::OK })
 }
 
-pub fn bolt_map(
-    _path: &Path,
-    _svg: &Path,
-    _force: bool,
-    _out: &mut dyn Write,
-) -> Result<i32, Failure> {
-    Err(Failure {
-        code: 2,
-        message: "not yet".into(),
-    })
+pub fn bolt_map(path: &Path, svg: &Path, force: bool, out: &mut dyn Write) -> Result<i32, Failure> {
+    let db = open_db(path)?;
+    let c = etcd_rescue::ops::check::check_db(&db)?;
+    let name = db.name();
+    let s = &c.summary;
+    let title = map::MapTitle {
+        file: &name,
+        page_size: s.page_size,
+        high_water_mark: s.high_water_mark,
+        file_size: s.file_size,
+    };
+    let picture = map::svg(&c.roles, &title);
+    write_new_file(svg, picture.as_bytes(), force)?;
+    let errors = c.findings.count(etcd_rescue::findings::Severity::Error);
+    writeln!(
+        out,
+        "wrote {}: {} pages ({} damaged, {} unreachable, {} free); check found {errors} errors",
+        svg.display(),
+        c.roles.len(),
+        s.pages.damaged,
+        s.pages.unreachable,
+        s.pages.free
+    )?;
+    Ok(if errors > 0 { exit::FINDINGS } else { exit::OK })
 }

@@ -152,12 +152,17 @@ impl EtcdVisitor {
                     s.last = rev;
                 }
             }
-            _ => acc.spans.push(RevSpan {
-                page: ctx.page,
-                offset: ctx.offset,
-                first: rev,
-                last: rev,
-            }),
+            _ => match acc.spans.last_mut() {
+                // Leaves of one batch arrive in key order: a page that
+                // continues the previous one extends its run.
+                Some(s) if follows(&s.last, &rev) => s.last = rev,
+                _ => acc.spans.push(RevSpan {
+                    page: ctx.page,
+                    offset: ctx.offset,
+                    first: rev,
+                    last: rev,
+                }),
+            },
         }
         acc.cursor = Some((ctx.page, rev));
     }

@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod map;
 pub mod open;
 pub mod render;
+pub mod write;
 
 /// Exit codes, as the README documents them.
 pub mod exit {
