@@ -81,6 +81,10 @@ pub trait ItemVisitor: Sync {
         out: &mut Vec<Finding>,
     );
     fn merge(&self, into: &mut Self::Acc, from: Self::Acc);
+    /// How to name a key of `bucket` in messages (etcd names revisions).
+    fn key_label(&self, _bucket: &[Vec<u8>], key: &[u8]) -> String {
+        show_bytes(key)
+    }
 }
 
 /// A visitor that does nothing (structure only).
@@ -476,13 +480,31 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
     }
 
     /// Claim page `id` as reachable and return it if it is a usable node.
-    fn claim(&mut self, bucket: usize, id: u64, parent: Option<u64>) -> Option<NodePage<'a>> {
+    fn claim(
+        &mut self,
+        bucket: usize,
+        id: u64,
+        parent: Option<u64>,
+        bounds: (Option<&[u8]>, Option<&[u8]>),
+    ) -> Option<NodePage<'a>> {
+        let path = self.buckets.get(bucket).map_or(&[][..], |b| &b.path[..]);
+        let label = |k: Option<&[u8]>| k.map(|k| self.visitor.key_label(path, k));
+        let lost = match (label(bounds.0), label(bounds.1)) {
+            (Some(l), Some(u)) => {
+                format!("; its keys, from {l} up to (not including) {u}, cannot be read")
+            }
+            (Some(l), None) => {
+                format!("; its keys, from {l} to the end of the bucket, cannot be read")
+            }
+            (None, Some(u)) => format!("; its keys, below {u}, cannot be read"),
+            (None, None) => "; the whole bucket cannot be read".to_string(),
+        };
         let from = match parent {
             Some(p) => format!(
-                " (referenced from page {p}, bucket {})",
+                " (referenced from page {p}, bucket {}{lost})",
                 self.bucket_label(bucket)
             ),
-            None => format!(" (root of bucket {})", self.bucket_label(bucket)),
+            None => format!(" (root of bucket {}{lost})", self.bucket_label(bucket)),
         };
         let file_pages = self.file.file_pages();
         if id >= self.hwm {
@@ -659,7 +681,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             depth: 1,
         }];
         while let Some(v) = stack.pop() {
-            let Some(node) = self.claim(bucket, v.id, v.parent) else {
+            let Some(node) = self.claim(bucket, v.id, v.parent, (v.lower, v.upper)) else {
                 continue;
             };
             if let Some(b) = self.buckets.get_mut(bucket) {

@@ -301,6 +301,13 @@ impl ItemVisitor for EtcdVisitor {
         }
     }
 
+    fn key_label(&self, bucket: &[Vec<u8>], key: &[u8]) -> String {
+        match (bucket, RevisionKey::parse(key)) {
+            ([b], Ok(rev)) if b == b"key" => format!("revision {rev}"),
+            _ => show_bytes(key),
+        }
+    }
+
     fn merge(&self, into: &mut EtcdFacts, from: EtcdFacts) {
         into.revisions += from.revisions;
         into.tombstones += from.tombstones;
