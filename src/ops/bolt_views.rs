@@ -49,6 +49,8 @@ pub fn page_table(db: &OpenDb) -> Result<PageTable, OpenDbError> {
         let header_type = match (&h, in_run) {
             (_, Some(_)) => "overflow".to_string(),
             (Some(h), None) if h.is_zero() => "zero".to_string(),
+            // Not a page header: stale continuation bytes of an old value.
+            (Some(h), None) if matches!(h.kind(), PageKind::Unknown(_)) => "data".to_string(),
             (Some(h), None) => h.kind().name(),
             (None, None) => "-".to_string(),
         };
@@ -64,7 +66,7 @@ pub fn page_table(db: &OpenDb) -> Result<PageTable, OpenDbError> {
             }
         }
         let (count, overflow) = match (&h, in_run) {
-            (Some(h), None) => (h.count, h.overflow),
+            (Some(h), None) if !matches!(h.kind(), PageKind::Unknown(_)) => (h.count, h.overflow),
             _ => (0, 0),
         };
         pages.push(PageRow {
