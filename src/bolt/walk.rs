@@ -709,13 +709,12 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
                 );
                 continue;
             }
+            let element_err = |w: &mut Self, e: super::page::ElementError| {
+                let msg = format!("branch page {}: {}", v.id, e.describe());
+                w.err(Some(bucket), "bolt.element.outside-page", v.id, msg);
+            };
             if let Err(e) = node.check_array() {
-                self.err(
-                    Some(bucket),
-                    "bolt.element.outside-page",
-                    v.id,
-                    format!("branch page {}: {}", v.id, e.describe()),
-                );
+                element_err(self, e);
                 continue;
             }
             let mut children: Vec<(&'a [u8], u64)> = Vec::with_capacity(node.count() as usize);
@@ -723,12 +722,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
                 let item = match node.branch(i) {
                     Ok(b) => b,
                     Err(e) => {
-                        self.err(
-                            Some(bucket),
-                            "bolt.element.outside-page",
-                            v.id,
-                            format!("branch page {}: {}", v.id, e.describe()),
-                        );
+                        element_err(self, e);
                         continue;
                     }
                 };

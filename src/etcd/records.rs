@@ -17,6 +17,17 @@ pub enum MetaRecord {
     StorageVersion(String),
 }
 
+impl MetaRecord {
+    /// The numeric value of the numeric records (0 for the others).
+    pub fn as_u64(&self) -> u64 {
+        match *self {
+            MetaRecord::ConsistentIndex(v) | MetaRecord::Term(v) => v,
+            MetaRecord::ScheduledCompactRev(v) | MetaRecord::FinishedCompactRev(v) => v as u64,
+            _ => 0,
+        }
+    }
+}
+
 /// Why a record is malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {

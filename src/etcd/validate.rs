@@ -62,31 +62,27 @@ pub struct RevGap {
 }
 
 impl EtcdFacts {
+    fn meta_value<T>(&self, pick: impl Fn(&MetaRecord) -> Option<T>) -> Option<T> {
+        self.meta.iter().find_map(pick)
+    }
+
     pub fn consistent_index(&self) -> Option<u64> {
-        self.meta.iter().find_map(|m| match m {
-            MetaRecord::ConsistentIndex(v) => Some(*v),
-            _ => None,
-        })
+        self.meta_value(|m| matches!(m, MetaRecord::ConsistentIndex(_)).then(|| m.as_u64()))
     }
 
     pub fn term(&self) -> Option<u64> {
-        self.meta.iter().find_map(|m| match m {
-            MetaRecord::Term(v) => Some(*v),
-            _ => None,
-        })
+        self.meta_value(|m| matches!(m, MetaRecord::Term(_)).then(|| m.as_u64()))
     }
 
     pub fn finished_compact(&self) -> Option<i64> {
-        self.meta.iter().find_map(|m| match m {
-            MetaRecord::FinishedCompactRev(v) => Some(*v),
-            _ => None,
+        self.meta_value(|m| {
+            matches!(m, MetaRecord::FinishedCompactRev(_)).then(|| m.as_u64() as i64)
         })
     }
 
     pub fn scheduled_compact(&self) -> Option<i64> {
-        self.meta.iter().find_map(|m| match m {
-            MetaRecord::ScheduledCompactRev(v) => Some(*v),
-            _ => None,
+        self.meta_value(|m| {
+            matches!(m, MetaRecord::ScheduledCompactRev(_)).then(|| m.as_u64() as i64)
         })
     }
 
