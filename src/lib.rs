@@ -13,5 +13,7 @@ pub mod exercise;
 pub mod findings;
 pub mod input;
 pub mod mmap;
+pub mod mvcc;
 pub mod ops;
 pub mod proto;
+pub mod wal;

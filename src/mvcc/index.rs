@@ -1,0 +1,199 @@
+//! The key index: for every key name, its stored revisions in order, with
+//! where each value lives in the file. Built in one pass over the `key`
+//! bucket; damage met on the way is kept, not fatal.
+
+use crate::bolt::cursor::{find_bucket, BucketCursor, CursorDamage};
+use crate::bolt::walk::offset_in;
+use crate::bolt::BoltFile;
+use crate::etcd::kv::KeyValue;
+use crate::etcd::records::{meta_record, MetaRecord};
+use crate::etcd::revision::RevisionKey;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+/// One stored revision of a key (24 bytes; the value is read on demand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevEntry {
+    pub main: i64,
+    sub_tomb: u32,
+    /// File offset and length of the stored `KeyValue`.
+    pub value_offset: u64,
+    pub value_len: u32,
+}
+
+impl RevEntry {
+    pub fn sub(&self) -> i64 {
+        i64::from(self.sub_tomb >> 1)
+    }
+
+    pub fn is_tombstone(&self) -> bool {
+        self.sub_tomb & 1 == 1
+    }
+
+    pub fn revision(&self) -> RevisionKey {
+        RevisionKey {
+            main: self.main,
+            sub: self.sub(),
+            tombstone: self.is_tombstone(),
+        }
+    }
+}
+
+/// A key and its stored revisions, oldest first.
+#[derive(Debug, Clone)]
+pub struct KeyHistory<'a> {
+    pub key: &'a [u8],
+    pub revs: Vec<RevEntry>,
+}
+
+impl KeyHistory<'_> {
+    /// The newest stored revision at or below `rev`.
+    pub fn at(&self, rev: i64) -> Option<&RevEntry> {
+        let n = self.revs.partition_point(|r| r.main <= rev);
+        n.checked_sub(1).map(|i| &self.revs[i])
+    }
+
+    /// The generations: runs of revisions each ended by a tombstone (the
+    /// last one may be open).
+    pub fn generations(&self) -> impl Iterator<Item = &[RevEntry]> {
+        self.revs.split_inclusive(|r| r.is_tombstone())
+    }
+}
+
+/// Entries of the `key` bucket that could not be used.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexDamage {
+    /// Subtrees the cursor could not read (with their key bounds).
+    pub lost_subtrees: Vec<CursorDamage>,
+    /// Entries whose key or value did not decode.
+    pub bad_entries: u64,
+    /// The revision ranges of lost subtrees, where their bounds are known.
+    pub lost_revision_ranges: Vec<(String, String)>,
+}
+
+impl IndexDamage {
+    pub fn is_empty(&self) -> bool {
+        self.lost_subtrees.is_empty() && self.bad_entries == 0
+    }
+}
+
+/// The rebuilt key index.
+pub struct KeyIndex<'a> {
+    pub data: &'a [u8],
+    /// Keys in byte order.
+    pub keys: Vec<KeyHistory<'a>>,
+    /// etcd's current revision at boot.
+    pub current_revision: i64,
+    /// `finishedCompactRev` (0 when never compacted).
+    pub compacted: i64,
+    /// `scheduledCompactRev`, when one was written.
+    pub scheduled_compact: Option<i64>,
+    pub revisions: u64,
+    pub damage: IndexDamage,
+}
+
+/// Why no index could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("no usable meta page: the tree cannot be read (try `repair --salvage`)")]
+    NoMeta,
+    #[error("the db has no `key` bucket: not an etcd db, or its root page lost it")]
+    NoKeyBucket,
+}
+
+impl<'a> KeyIndex<'a> {
+    pub fn build(file: &BoltFile<'a>) -> Result<KeyIndex<'a>, IndexError> {
+        let meta = file.best_meta().ok_or(IndexError::NoMeta)?;
+        let root = find_bucket(file, meta, b"key").ok_or(IndexError::NoKeyBucket)?;
+        let (mut compacted, mut scheduled) = (0, None);
+        if let Some(m) = find_bucket(file, meta, b"meta") {
+            for item in BucketCursor::new(file, m, meta.pgid).flatten() {
+                match meta_record(item.key, item.value) {
+                    Ok(MetaRecord::FinishedCompactRev(r)) => compacted = r,
+                    Ok(MetaRecord::ScheduledCompactRev(r)) => scheduled = Some(r),
+                    _ => {}
+                }
+            }
+        }
+        let mut map: FxHashMap<&'a [u8], Vec<RevEntry>> = FxHashMap::default();
+        let mut damage = IndexDamage::default();
+        let mut max_main = None;
+        let mut revisions = 0u64;
+        for item in BucketCursor::new(file, root, meta.pgid) {
+            let item = match item {
+                Ok(i) => i,
+                Err(d) => {
+                    let show = |b: &Option<Vec<u8>>| {
+                        b.as_deref()
+                            .and_then(|k| RevisionKey::parse(k).ok())
+                            .map_or("?".to_string(), |r| r.to_string())
+                    };
+                    damage
+                        .lost_revision_ranges
+                        .push((show(&d.lower_bound), show(&d.upper_bound)));
+                    damage.lost_subtrees.push(d);
+                    continue;
+                }
+            };
+            let (Ok(rev), Ok(kv)) = (RevisionKey::parse(item.key), KeyValue::decode(item.value))
+            else {
+                damage.bad_entries += 1;
+                continue;
+            };
+            if rev.sub >= i64::from(u32::MAX >> 1) {
+                damage.bad_entries += 1;
+                continue;
+            }
+            max_main = max_main.max(Some(rev.main));
+            revisions += 1;
+            map.entry(kv.key).or_default().push(RevEntry {
+                main: rev.main,
+                sub_tomb: ((rev.sub as u32) << 1) | u32::from(rev.tombstone),
+                value_offset: offset_in(file.data, item.value).unwrap_or(0),
+                value_len: item.value.len() as u32,
+            });
+        }
+        let mut keys: Vec<KeyHistory<'a>> = map
+            .into_iter()
+            .map(|(key, revs)| KeyHistory { key, revs })
+            .collect();
+        keys.sort_unstable_by(|a, b| a.key.cmp(b.key));
+        for k in &mut keys {
+            // Cursor order is revision order; a damaged tree may not be.
+            if !k.revs.is_sorted_by_key(|r| (r.main, r.sub())) {
+                k.revs.sort_by_key(|r| (r.main, r.sub()));
+            }
+        }
+        Ok(KeyIndex {
+            data: file.data,
+            keys,
+            current_revision: max_main.unwrap_or(1).max(compacted).max(1),
+            compacted,
+            scheduled_compact: scheduled,
+            revisions,
+            damage,
+        })
+    }
+
+    /// The stored `KeyValue` of a revision.
+    pub fn value_of(&self, e: &RevEntry) -> Option<KeyValue<'a>> {
+        let start = usize::try_from(e.value_offset).ok()?;
+        let bytes = self
+            .data
+            .get(start..start.checked_add(e.value_len as usize)?)?;
+        KeyValue::decode(bytes).ok()
+    }
+
+    /// The raw stored bytes of a revision's value.
+    pub fn raw_of(&self, e: &RevEntry) -> &'a [u8] {
+        let start = e.value_offset as usize;
+        self.data
+            .get(start..start + e.value_len as usize)
+            .unwrap_or(&[])
+    }
+
+    /// Index of the first key ≥ `key`.
+    pub fn lower_bound(&self, key: &[u8]) -> usize {
+        self.keys.partition_point(|k| k.key < key)
+    }
+}
