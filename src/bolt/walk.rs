@@ -479,14 +479,13 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
         Some(n)
     }
 
-    /// Claim page `id` as reachable and return it if it is a usable node.
-    fn claim(
-        &mut self,
+    /// Where a claimed page came from, for messages (built only on error).
+    fn origin(
+        &self,
         bucket: usize,
-        id: u64,
         parent: Option<u64>,
         bounds: (Option<&[u8]>, Option<&[u8]>),
-    ) -> Option<NodePage<'a>> {
+    ) -> String {
         let path = self.buckets.get(bucket).map_or(&[][..], |b| &b.path[..]);
         let label = |k: Option<&[u8]>| k.map(|k| self.visitor.key_label(path, k));
         let lost = match (label(bounds.0), label(bounds.1)) {
@@ -499,15 +498,26 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             (None, Some(u)) => format!("; its keys, below {u}, cannot be read"),
             (None, None) => "; the whole bucket cannot be read".to_string(),
         };
-        let from = match parent {
+        match parent {
             Some(p) => format!(
                 " (referenced from page {p}, bucket {}{lost})",
                 self.bucket_label(bucket)
             ),
             None => format!(" (root of bucket {}{lost})", self.bucket_label(bucket)),
-        };
+        }
+    }
+
+    /// Claim page `id` as reachable and return it if it is a usable node.
+    fn claim(
+        &mut self,
+        bucket: usize,
+        id: u64,
+        parent: Option<u64>,
+        bounds: (Option<&[u8]>, Option<&[u8]>),
+    ) -> Option<NodePage<'a>> {
         let file_pages = self.file.file_pages();
         if id >= self.hwm {
+            let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
                 "bolt.page.out-of-bounds",
@@ -520,6 +530,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             return None;
         }
         if id >= file_pages {
+            let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
                 "bolt.page.beyond-eof",
@@ -531,6 +542,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             return None;
         }
         if id < 2 {
+            let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
                 "bolt.page.invalid-type",
@@ -549,6 +561,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             } else {
                 ("bolt.page.multiple-references", "multiple references")
             };
+            let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
                 code,
@@ -560,6 +573,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
         let header = self.file.header(id)?;
         if header.is_zero() {
             self.set_role(id, PageRole::Damaged);
+            let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
                 "bolt.page.zeroed",
@@ -569,6 +583,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             return None;
         }
         if header.id != id {
+            let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
                 "bolt.page.id-mismatch",
@@ -579,6 +594,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
         let kind = header.kind();
         if !matches!(kind, PageKind::Branch | PageKind::Leaf) {
             self.set_role(id, PageRole::Damaged);
+            let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
                 "bolt.page.invalid-type",
@@ -594,6 +610,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             Ok(n) => n,
             Err(f) => {
                 self.set_role(id, PageRole::Damaged);
+                let from = self.origin(bucket, parent, bounds);
                 self.err(
                     Some(bucket),
                     "bolt.page.overflow-out-of-bounds",
@@ -612,6 +629,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             },
         );
         if self.freed.as_ref().is_some_and(|f| f.contains(id)) {
+            let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
                 "bolt.page.reachable-freed",
