@@ -63,6 +63,94 @@ Examples:
         #[command(flatten)]
         out: OutputArg,
     },
+    /// Read keys as `etcdctl get` does, at any revision still stored.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue get /var/lib/etcd /registry/secrets/default/db-password
+  etcd-rescue get /var/lib/etcd \"\" --prefix -w json > keyspace.json
+  etcd-rescue get backup.db /app/ --prefix --rev 1200 --keys-only
+  etcd-rescue get /var/lib/etcd /registry/ --prefix --count-only
+
+Output matches etcdctl's for the same request (-w simple|json|fields|protobuf|table).
+Exit codes: 0 answered, 1 answered but the db is damaged so the answer may be incomplete,
+2 unusable input or a revision etcd would refuse (compacted or future).")]
+    Get(GetArgs),
+    /// Every stored revision of a key (or prefix), tombstones included.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue history /var/lib/etcd /app/config
+  etcd-rescue history backup.db /registry/configmaps/ --prefix --values -o json")]
+    History {
+        path: PathBuf,
+        key: String,
+        /// Every key with KEY as a prefix.
+        #[arg(long)]
+        prefix: bool,
+        /// Show values too.
+        #[arg(long)]
+        values: bool,
+        #[command(flatten)]
+        out: OutputArg,
+    },
+    /// Snapshot files: `snapshot status` as etcdctl prints it, with the SHA-256 trailer verified.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// The hash `etcdctl endpoint hashkv` gives for this member, to compare with live members.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue hashkv /var/lib/etcd
+  etcd-rescue hashkv /var/lib/etcd --rev 5000 -w json
+  etcd-rescue hashkv /var/lib/etcd --backend     # the corruption checker's whole-db hash")]
+    Hashkv {
+        path: PathBuf,
+        /// Revision to hash at (default: the current revision).
+        #[arg(long, default_value_t = 0)]
+        rev: i64,
+        /// The whole-db hash etcd's corruption checker compares instead.
+        #[arg(long)]
+        backend: bool,
+        #[command(flatten)]
+        out: EtcdOutputArg,
+    },
+    /// Members recorded in the db, as `etcdctl member list` shows them.
+    #[command(
+        after_help = "Examples:\n  etcd-rescue members /var/lib/etcd\n  etcd-rescue members backup.db -w json"
+    )]
+    Members {
+        path: PathBuf,
+        #[command(flatten)]
+        out: EtcdOutputArg,
+    },
+    /// Leases with their TTLs and attached keys.
+    #[command(
+        after_help = "Examples:\n  etcd-rescue leases /var/lib/etcd\n  etcd-rescue leases backup.db -w json"
+    )]
+    Leases {
+        path: PathBuf,
+        #[command(flatten)]
+        out: EtcdOutputArg,
+    },
+    /// Auth: enabled or not, users with their roles, roles with their permissions.
+    #[command(
+        after_help = "Examples:\n  etcd-rescue auth /var/lib/etcd\n  etcd-rescue auth backup.db -w json --show-secrets"
+    )]
+    Auth {
+        path: PathBuf,
+        /// Include password hashes.
+        #[arg(long)]
+        show_secrets: bool,
+        #[command(flatten)]
+        out: EtcdOutputArg,
+    },
+    /// Raised alarms (NOSPACE, CORRUPT) per member.
+    #[command(
+        after_help = "Examples:\n  etcd-rescue alarms /var/lib/etcd\n  etcd-rescue alarms backup.db -w json"
+    )]
+    Alarms {
+        path: PathBuf,
+        #[command(flatten)]
+        out: EtcdOutputArg,
+    },
     /// Low-level bbolt views: pages, one page, buckets, keys, and a map of the file.
     #[command(subcommand)]
     Bolt(BoltCommand),
@@ -73,6 +161,89 @@ Examples:
   etcd-rescue completions zsh > \"${fpath[1]}/_etcd-rescue\"
   etcd-rescue completions fish > ~/.config/fish/completions/etcd-rescue.fish")]
     Completions { shell: clap_complete::Shell },
+}
+
+/// `-w`/`-o` for the etcdctl-like commands.
+#[derive(clap::Args, Clone, Copy)]
+pub struct EtcdOutputArg {
+    /// Output format (-o is the same flag).
+    #[arg(short = 'w', long = "write-out", visible_short_alias = 'o', visible_alias = "output", value_enum, default_value_t = EtcdFormat::Simple)]
+    pub output: EtcdFormat,
+}
+
+/// Formats of the etcdctl-like commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EtcdFormat {
+    Simple,
+    Json,
+    Table,
+}
+
+#[derive(clap::Args)]
+pub struct GetArgs {
+    /// Data dir, member dir, db file or snapshot file.
+    pub path: PathBuf,
+    /// The key (with --prefix, the prefix; "" with --prefix: every key).
+    pub key: String,
+    /// End of the range [KEY, RANGE_END).
+    pub range_end: Option<String>,
+    /// Get keys with KEY as a prefix.
+    #[arg(long)]
+    pub prefix: bool,
+    /// Get keys greater than or equal to KEY.
+    #[arg(long)]
+    pub from_key: bool,
+    /// Revision to read at (default: the current revision).
+    #[arg(long, default_value_t = 0)]
+    pub rev: i64,
+    /// Read below the compacted revision: whatever history survived.
+    #[arg(long)]
+    pub include_compacted: bool,
+    /// Keys only, no values.
+    #[arg(long)]
+    pub keys_only: bool,
+    /// Only the number of keys.
+    #[arg(long)]
+    pub count_only: bool,
+    /// At most this many keys.
+    #[arg(long, default_value_t = 0)]
+    pub limit: i64,
+    /// Sort target.
+    #[arg(long, value_enum, ignore_case = true, default_value = "KEY")]
+    pub sort_by: etcd_rescue::mvcc::range::SortTarget,
+    /// Sort order.
+    #[arg(long, value_enum, ignore_case = true, default_value = "NONE")]
+    pub order: etcd_rescue::mvcc::range::SortOrder,
+    /// Print values only (simple format).
+    #[arg(long)]
+    pub print_value_only: bool,
+    /// Print keys and values as hex (simple and table formats).
+    #[arg(long)]
+    pub hex: bool,
+    /// Output format (-o is the same flag).
+    #[arg(short = 'w', long = "write-out", visible_short_alias = 'o', visible_alias = "output", value_enum, default_value_t = etcd_rescue::ops::keyspace::GetFormat::Simple)]
+    pub output: etcd_rescue::ops::keyspace::GetFormat,
+}
+
+#[derive(Subcommand)]
+enum SnapshotCommand {
+    /// Hash, revision, total keys and total size, as `etcdctl snapshot status` prints them.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue snapshot status backup.db
+  etcd-rescue snapshot status backup.db -w json
+  etcd-rescue snapshot status /var/lib/etcd -w table --v3.6
+
+Exit codes: 0 read and (for a snapshot file) the SHA-256 trailer matches; 1 the trailer does
+not match or the file is cut; 2 unusable input.")]
+    Status {
+        path: PathBuf,
+        /// 3.6's meaning of total keys (live keys) and the storage version.
+        #[arg(long = "v3.6")]
+        v36: bool,
+        #[command(flatten)]
+        out: EtcdOutputArg,
+    },
 }
 
 #[derive(Subcommand)]
@@ -182,6 +353,31 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
     match cmd {
         Command::Check { path, out: o } => commands::check(&path, o.output, out),
         Command::Inspect { path, out: o } => commands::inspect(&path, o.output, out),
+        Command::Get(args) => keyspace_commands::get(&args, out),
+        Command::History {
+            path,
+            key,
+            prefix,
+            values,
+            out: o,
+        } => keyspace_commands::history(&path, &key, prefix, values, o.output, out),
+        Command::Snapshot(SnapshotCommand::Status { path, v36, out: o }) => {
+            keyspace_commands::snapshot_status(&path, v36, o.output, out)
+        }
+        Command::Hashkv {
+            path,
+            rev,
+            backend,
+            out: o,
+        } => keyspace_commands::hashkv(&path, rev, backend, o.output, out),
+        Command::Members { path, out: o } => keyspace_commands::members(&path, o.output, out),
+        Command::Leases { path, out: o } => keyspace_commands::leases(&path, o.output, out),
+        Command::Auth {
+            path,
+            show_secrets,
+            out: o,
+        } => keyspace_commands::auth(&path, show_secrets, o.output, out),
+        Command::Alarms { path, out: o } => keyspace_commands::alarms(&path, o.output, out),
         Command::Bolt(b) => match b {
             BoltCommand::Pages { path, out: o } => commands::bolt_pages(&path, o.output, out),
             BoltCommand::Page {
@@ -208,3 +404,4 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
 }
 
 mod commands;
+mod keyspace_commands;

@@ -95,7 +95,7 @@ impl EtcdFacts {
             .max(1)
     }
 
-    fn sort(&mut self) {
+    pub fn sort(&mut self) {
         self.leases.sort_by_key(|l| l.id);
         self.members.sort_by_key(|m| m.id);
         self.removed_members.sort_unstable();
@@ -431,4 +431,38 @@ pub fn compacted_before_walk(file: &crate::bolt::BoltFile<'_>) -> Option<i64> {
         }
     }
     Some(compacted)
+}
+
+/// Read the small buckets (everything but `key`) into [`EtcdFacts`] without
+/// a full walk: for commands that only need members, leases, auth, alarms
+/// and meta.
+pub fn read_small_buckets(
+    file: &crate::bolt::BoltFile<'_>,
+    name: &str,
+) -> (EtcdFacts, Vec<Finding>) {
+    let mut facts = EtcdFacts::default();
+    let mut findings = Vec::new();
+    let Some(meta) = file.best_meta() else {
+        return (facts, findings);
+    };
+    let visitor = EtcdVisitor { compacted: None };
+    let (buckets, _) = crate::bolt::cursor::top_level_buckets(file, meta);
+    for (bucket, root) in buckets {
+        if bucket == b"key" {
+            continue;
+        }
+        let Ok(root) = root else { continue };
+        let path = [bucket.to_vec()];
+        for item in crate::bolt::BucketCursor::new(file, root, meta.pgid).flatten() {
+            let ctx = ItemContext {
+                bucket: &path,
+                page: item.page,
+                offset: crate::bolt::walk::offset_in(file.data, item.key).unwrap_or(0),
+                file: name,
+            };
+            visitor.visit(&mut facts, &ctx, item.key, item.value, &mut findings);
+        }
+    }
+    facts.sort();
+    (facts, findings)
 }

@@ -192,6 +192,56 @@ impl<'a> KeyIndex<'a> {
             .unwrap_or(&[])
     }
 
+    /// Keys whose surviving history shows revisions missing above the
+    /// compacted revision (a version jump inside a generation), with the
+    /// revisions between which puts were lost. Names of keys all of whose
+    /// revisions were lost cannot be known.
+    pub fn keys_with_lost_revisions(&self) -> Vec<(&'a [u8], String)> {
+        let mut out = Vec::new();
+        for h in &self.keys {
+            for g in h.generations() {
+                let mut prev: Option<(i64, i64)> = None; // (main, version)
+                for e in g.iter().filter(|e| !e.is_tombstone()) {
+                    let Some(kv) = self.value_of(e) else { continue };
+                    if let Some((pm, pv)) = prev {
+                        if kv.version > pv + 1 && pm >= self.compacted {
+                            out.push((
+                                h.key,
+                                format!(
+                                    "versions {}..{} lost between revisions {pm} and {}",
+                                    pv + 1,
+                                    kv.version - 1,
+                                    e.main
+                                ),
+                            ));
+                        }
+                    } else if kv.create_revision > self.compacted && kv.version > 1 {
+                        out.push((
+                            h.key,
+                            format!(
+                                "versions 1..{} lost (created at revision {})",
+                                kv.version - 1,
+                                kv.create_revision
+                            ),
+                        ));
+                    } else if kv.create_revision <= self.compacted
+                        && e.main > self.compacted
+                        && kv.create_revision < e.main
+                    {
+                        // Live at the compaction, so its newest revision at or
+                        // below the compacted one was kept: it is gone.
+                        out.push((h.key, format!(
+                            "its revision kept by the compaction at {} is lost (first surviving: {})",
+                            self.compacted, e.main
+                        )));
+                    }
+                    prev = Some((e.main, kv.version));
+                }
+            }
+        }
+        out
+    }
+
     /// Index of the first key ≥ `key`.
     pub fn lower_bound(&self, key: &[u8]) -> usize {
         self.keys.partition_point(|k| k.key < key)

@@ -95,15 +95,26 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
-/// The answer to a range request.
+/// The figures of a range that was streamed.
+#[derive(Debug, Clone, Copy)]
+pub struct RangeSummary {
+    /// Keys that matched (before the limit).
+    pub count: i64,
+    /// Whether the limit cut the result.
+    pub more: bool,
+    /// The revision the header reports (the store's current revision).
+    pub header_revision: i64,
+    /// The revision read.
+    pub read_revision: i64,
+}
+
+/// The answer to a range request, collected.
 #[derive(Debug, Clone)]
 pub struct RangeResult<'a> {
     pub kvs: Vec<KeyValue<'a>>,
     pub count: i64,
     pub more: bool,
-    /// The revision the header reports (the store's current revision).
     pub header_revision: i64,
-    /// The revision read.
     pub read_revision: i64,
 }
 
@@ -116,8 +127,33 @@ pub enum RangeError {
     Future { requested: i64, current: i64 },
 }
 
-/// Evaluate `req` on `index`.
-pub fn range<'a>(index: &KeyIndex<'a>, req: &RangeRequest) -> Result<RangeResult<'a>, RangeError> {
+/// Evaluate `req` on `index`, collecting the result.
+pub fn range<'a>(index: &KeyIndex<'a>, req: &RangeRequest) -> Result<RangeResult<'a>, StreamError> {
+    let mut kvs = Vec::new();
+    let s = range_stream(index, req, &mut |kv| {
+        kvs.push(kv);
+        Ok(())
+    })?;
+    Ok(RangeResult {
+        kvs,
+        count: s.count,
+        more: s.more,
+        header_revision: s.header_revision,
+        read_revision: s.read_revision,
+    })
+}
+
+/// A range failed, or its sink did.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("{0}")]
+    Range(#[from] RangeError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Check the revision of `req` against the index: the revision to read.
+pub fn read_revision(index: &KeyIndex<'_>, req: &RangeRequest) -> Result<i64, RangeError> {
     let current = index.current_revision;
     let rev = if req.revision <= 0 {
         current
@@ -136,6 +172,18 @@ pub fn range<'a>(index: &KeyIndex<'a>, req: &RangeRequest) -> Result<RangeResult
             compacted: index.compacted,
         });
     }
+    Ok(rev)
+}
+
+/// Evaluate `req`, handing the result's key values to `emit` in output
+/// order. Without sorting nothing is collected: memory stays bounded by the
+/// index however large the result.
+pub fn range_stream<'a>(
+    index: &KeyIndex<'a>,
+    req: &RangeRequest,
+    emit: &mut dyn FnMut(KeyValue<'a>) -> std::io::Result<()>,
+) -> Result<RangeSummary, StreamError> {
+    let rev = read_revision(index, req)?;
     let start = index.lower_bound(&req.key);
     let in_range = |k: &[u8]| -> bool {
         if req.range_end.is_empty() {
@@ -152,23 +200,28 @@ pub fn range<'a>(index: &KeyIndex<'a>, req: &RangeRequest) -> Result<RangeResult
         (SortTarget::Key, SortOrder::Ascend) => SortOrder::None,
         (_, o) => o,
     };
-    let mut kvs = Vec::new();
+    let limit = if req.limit > 0 { req.limit } else { i64::MAX };
+    let mut sorted: Vec<KeyValue<'a>> = Vec::new();
     let mut count = 0i64;
-    let keep_all = sort_order != SortOrder::None || req.limit <= 0;
     for h in index.keys[start..].iter().take_while(|h| in_range(h.key)) {
         let Some(e) = h.at(rev) else { continue };
         if e.is_tombstone() {
             continue;
         }
         count += 1;
-        if req.count_only || (!keep_all && kvs.len() as i64 > req.limit) {
+        if req.count_only {
             continue;
         }
-        if let Some(mut kv) = index.value_of(e) {
-            if req.keys_only {
-                kv.value = &[];
-            }
-            kvs.push(kv);
+        let Some(mut kv) = index.value_of(e) else {
+            continue;
+        };
+        if req.keys_only {
+            kv.value = &[];
+        }
+        if sort_order != SortOrder::None {
+            sorted.push(kv);
+        } else if count <= limit {
+            emit(kv)?;
         }
     }
     if sort_order != SortOrder::None {
@@ -181,21 +234,21 @@ pub fn range<'a>(index: &KeyIndex<'a>, req: &RangeRequest) -> Result<RangeResult
                 SortTarget::Value => (0, kv.value),
             }
         };
-        kvs.sort_by(|a, b| key(a).cmp(&key(b)));
+        sorted.sort_by(|a, b| key(a).cmp(&key(b)));
         if sort_order == SortOrder::Descend {
-            kvs.reverse();
+            sorted.reverse();
+        }
+        for kv in sorted
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        {
+            emit(kv)?;
         }
     }
-    let mut more = false;
-    if req.limit > 0 && kvs.len() as i64 > req.limit {
-        kvs.truncate(req.limit as usize);
-        more = true;
-    }
-    Ok(RangeResult {
-        kvs,
+    Ok(RangeSummary {
         count,
-        more,
-        header_revision: current,
+        more: req.limit > 0 && count > req.limit,
+        header_revision: index.current_revision,
         read_revision: rev,
     })
 }

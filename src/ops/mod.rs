@@ -3,10 +3,14 @@
 
 pub mod bolt_views;
 pub mod check;
+pub mod cluster;
+pub mod header;
 pub mod inspect;
+pub mod keyspace;
 pub mod map;
 pub mod open;
 pub mod render;
+pub mod status;
 pub mod write;
 
 /// Exit codes, as the README documents them.

@@ -57,3 +57,58 @@ pub fn human_bytes(n: u64) -> String {
         format!("{v:.1} {}", UNITS[u])
     }
 }
+
+/// A boxed table in the style etcdctl's table printer uses.
+pub fn table(out: &mut dyn Write, headers: &[&str], rows: &[[String; 6]]) -> std::io::Result<()> {
+    table_dyn(
+        out,
+        headers,
+        &rows.iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
+    )
+}
+
+/// A boxed table with any number of columns.
+pub fn table_dyn(
+    out: &mut dyn Write,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(x) = w.get_mut(i) {
+                *x = (*x).max(c.chars().count());
+            }
+        }
+    }
+    let line = w
+        .iter()
+        .map(|n| "-".repeat(n + 2))
+        .collect::<Vec<_>>()
+        .join("+");
+    writeln!(out, "+{line}+")?;
+    let cells: Vec<String> = headers
+        .iter()
+        .zip(&w)
+        .map(|(h, n)| {
+            let pad = n - h.chars().count();
+            format!(
+                " {}{}{} ",
+                " ".repeat(pad / 2),
+                h,
+                " ".repeat(pad - pad / 2)
+            )
+        })
+        .collect();
+    writeln!(out, "|{}|", cells.join("|"))?;
+    writeln!(out, "+{line}+")?;
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&w)
+            .map(|(c, n)| format!(" {}{} ", c, " ".repeat(n - c.chars().count())))
+            .collect();
+        writeln!(out, "|{}|", cells.join("|"))?;
+    }
+    writeln!(out, "+{line}+")
+}
