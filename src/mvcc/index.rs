@@ -8,7 +8,58 @@ use crate::bolt::BoltFile;
 use crate::etcd::kv::KeyValue;
 use crate::etcd::records::{meta_record, MetaRecord};
 use crate::etcd::revision::RevisionKey;
+use crate::bolt::cursor::leaf_pages;
+use crate::bolt::file::BucketRoot;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
+
+/// Shards the index is grouped in (in parallel).
+const SHARDS: usize = 64;
+
+/// Entries read from a run of leaves, split by key-name hash.
+struct Chunk<'a> {
+    shards: Vec<Vec<(&'a [u8], RevEntry)>>,
+    count: u64,
+    bad: u64,
+    max_main: Option<i64>,
+}
+
+impl<'a> Chunk<'a> {
+    fn new() -> Chunk<'a> {
+        Chunk {
+            shards: (0..SHARDS).map(|_| Vec::new()).collect(),
+            count: 0,
+            bad: 0,
+            max_main: None,
+        }
+    }
+
+    fn add(&mut self, file: &BoltFile<'a>, key: &'a [u8], value: &'a [u8]) {
+        let (Ok(rev), Ok(kv)) = (RevisionKey::parse(key), KeyValue::decode(value)) else {
+            self.bad += 1;
+            return;
+        };
+        if rev.sub >= i64::from(u32::MAX >> 1) {
+            self.bad += 1;
+            return;
+        }
+        self.max_main = self.max_main.max(Some(rev.main));
+        self.count += 1;
+        let mut h = rustc_hash::FxBuildHasher.build_hasher();
+        kv.key.hash(&mut h);
+        let shard = (h.finish() >> 58) as usize % SHARDS;
+        self.shards[shard].push((
+            kv.key,
+            RevEntry {
+                main: rev.main,
+                sub_tomb: ((rev.sub as u32) << 1) | u32::from(rev.tombstone),
+                value_offset: offset_in(file.data, value).unwrap_or(0),
+                value_len: value.len() as u32,
+            },
+        ));
+    }
+}
 use serde::Serialize;
 
 /// One stored revision of a key (24 bytes; the value is read on demand).
@@ -115,55 +166,73 @@ impl<'a> KeyIndex<'a> {
                 }
             }
         }
-        let mut map: FxHashMap<&'a [u8], Vec<RevEntry>> = FxHashMap::default();
         let mut damage = IndexDamage::default();
-        let mut max_main = None;
-        let mut revisions = 0u64;
-        for item in BucketCursor::new(file, root, meta.pgid) {
-            let item = match item {
-                Ok(i) => i,
-                Err(d) => {
-                    let show = |b: &Option<Vec<u8>>| {
-                        b.as_deref()
-                            .and_then(|k| RevisionKey::parse(k).ok())
-                            .map_or("?".to_string(), |r| r.to_string())
-                    };
-                    damage
-                        .lost_revision_ranges
-                        .push((show(&d.lower_bound), show(&d.upper_bound)));
-                    damage.lost_subtrees.push(d);
-                    continue;
-                }
-            };
-            let (Ok(rev), Ok(kv)) = (RevisionKey::parse(item.key), KeyValue::decode(item.value))
-            else {
-                damage.bad_entries += 1;
-                continue;
-            };
-            if rev.sub >= i64::from(u32::MAX >> 1) {
-                damage.bad_entries += 1;
-                continue;
+        let (leaves, lost, inline) = match root {
+            BucketRoot::Page(id) => {
+                let (l, d) = leaf_pages(file, id, meta.pgid);
+                (l, d, None)
             }
-            max_main = max_main.max(Some(rev.main));
-            revisions += 1;
-            map.entry(kv.key).or_default().push(RevEntry {
-                main: rev.main,
-                sub_tomb: ((rev.sub as u32) << 1) | u32::from(rev.tombstone),
-                value_offset: offset_in(file.data, item.value).unwrap_or(0),
-                value_len: item.value.len() as u32,
-            });
+            BucketRoot::Inline(_) => (Vec::new(), Vec::new(), Some(root)),
+        };
+        for d in lost {
+            let show = |b: &Option<Vec<u8>>| {
+                b.as_deref()
+                    .and_then(|k| RevisionKey::parse(k).ok())
+                    .map_or("?".to_string(), |r| r.to_string())
+            };
+            damage.lost_revision_ranges.push((show(&d.lower_bound), show(&d.upper_bound)));
+            damage.lost_subtrees.push(d);
         }
-        let mut keys: Vec<KeyHistory<'a>> = map
-            .into_iter()
-            .map(|(key, revs)| KeyHistory { key, revs })
+        // Read the leaves in parallel; each entry goes to a shard by the hash
+        // of its key name, so the shards can be grouped in parallel too.
+        let chunks: Vec<Chunk<'a>> = if let Some(root) = inline {
+            let items: Vec<_> = BucketCursor::new(file, root, meta.pgid).flatten().collect();
+            let mut c = Chunk::new();
+            for it in items {
+                c.add(file, it.key, it.value);
+            }
+            vec![c]
+        } else {
+            leaves
+                .par_chunks(256)
+                .map(|pages| {
+                    let mut c = Chunk::new();
+                    for node in pages {
+                        for i in 0..node.count() {
+                            match node.leaf(i) {
+                                Ok(l) if !l.is_bucket() => c.add(file, l.key, l.value),
+                                _ => c.bad += 1,
+                            }
+                        }
+                    }
+                    c
+                })
+                .collect()
+        };
+        let revisions: u64 = chunks.iter().map(|c| c.count).sum();
+        let max_main = chunks.iter().filter_map(|c| c.max_main).max();
+        damage.bad_entries = chunks.iter().map(|c| c.bad).sum();
+        let mut keys: Vec<KeyHistory<'a>> = (0..SHARDS)
+            .into_par_iter()
+            .map(|s| {
+                let mut map: FxHashMap<&'a [u8], Vec<RevEntry>> = FxHashMap::default();
+                for c in &chunks {
+                    for (k, e) in &c.shards[s] {
+                        map.entry(k).or_default().push(*e);
+                    }
+                }
+                map.into_iter().map(|(key, revs)| KeyHistory { key, revs }).collect::<Vec<_>>()
+            })
+            .flatten()
             .collect();
-        keys.sort_unstable_by(|a, b| a.key.cmp(b.key));
-        for k in &mut keys {
-            // Cursor order is revision order; a damaged tree may not be.
+        drop(chunks);
+        keys.par_sort_unstable_by(|a, b| a.key.cmp(b.key));
+        keys.par_iter_mut().for_each(|k| {
+            // Leaf order is revision order; a damaged tree may not be.
             if !k.revs.is_sorted_by_key(|r| (r.main, r.sub())) {
                 k.revs.sort_by_key(|r| (r.main, r.sub()));
             }
-        }
+        });
         Ok(KeyIndex {
             data: file.data,
             keys,
