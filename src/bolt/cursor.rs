@@ -294,7 +294,11 @@ pub fn find_bucket<'a>(
 /// The leaf pages of a bucket's tree, in key order, found by walking only
 /// its branch pages (each page entered once), with the subtrees that could
 /// not be read. Lets a caller read the leaves in parallel.
-pub fn leaf_pages<'a>(file: &BoltFile<'a>, root: u64, hwm: u64) -> (Vec<NodePage<'a>>, Vec<CursorDamage>) {
+pub fn leaf_pages<'a>(
+    file: &BoltFile<'a>,
+    root: u64,
+    hwm: u64,
+) -> (Vec<NodePage<'a>>, Vec<CursorDamage>) {
     let mut visited = PageSet::new(file.addressable_pages(hwm));
     let mut leaves = Vec::new();
     let mut damage = Vec::new();
@@ -304,7 +308,9 @@ pub fn leaf_pages<'a>(file: &BoltFile<'a>, root: u64, hwm: u64) -> (Vec<NodePage
     while let Some((id, parent, lower, upper)) = stack.pop() {
         let fail = |reason: String| damage_of(id, parent, lower, upper, reason);
         if !visited.insert(id) {
-            damage.push(fail("page already visited (a cycle, a shared subtree, or outside the file)".into()));
+            damage.push(fail(
+                "page already visited (a cycle, a shared subtree, or outside the file)".into(),
+            ));
             continue;
         }
         let node = match file.node(id, hwm) {
@@ -315,7 +321,10 @@ pub fn leaf_pages<'a>(file: &BoltFile<'a>, root: u64, hwm: u64) -> (Vec<NodePage
             }
         };
         if node.header.id != id {
-            damage.push(fail(format!("page header says id {}, expected {id}", node.header.id)));
+            damage.push(fail(format!(
+                "page header says id {}, expected {id}",
+                node.header.id
+            )));
             continue;
         }
         if let Err(e) = node.check_array() {
@@ -325,18 +334,29 @@ pub fn leaf_pages<'a>(file: &BoltFile<'a>, root: u64, hwm: u64) -> (Vec<NodePage
         match node.header.kind() {
             PageKind::Leaf => leaves.push(node),
             PageKind::Branch => {
-                let items: Vec<_> = (0..node.count()).filter_map(|i| node.branch(i).ok()).collect();
+                let items: Vec<_> = (0..node.count())
+                    .filter_map(|i| node.branch(i).ok())
+                    .collect();
                 for (i, b) in items.iter().enumerate().rev() {
                     let up = items.get(i + 1).map(|n| n.key).or(upper);
                     stack.push((b.child, Some(id), Some(b.key), up));
                 }
             }
-            k => damage.push(fail(format!("expected a branch or leaf page, found {}", k.name()))),
+            k => damage.push(fail(format!(
+                "expected a branch or leaf page, found {}",
+                k.name()
+            ))),
         }
     }
     (leaves, damage)
 }
 
-fn damage_of(page: u64, parent: Option<u64>, lower: Option<&[u8]>, upper: Option<&[u8]>, reason: String) -> CursorDamage {
+fn damage_of(
+    page: u64,
+    parent: Option<u64>,
+    lower: Option<&[u8]>,
+    upper: Option<&[u8]>,
+    reason: String,
+) -> CursorDamage {
     damage(page, parent, lower, upper, reason)
 }

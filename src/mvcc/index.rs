@@ -2,14 +2,14 @@
 //! where each value lives in the file. Built in one pass over the `key`
 //! bucket; damage met on the way is kept, not fatal.
 
+use crate::bolt::cursor::leaf_pages;
 use crate::bolt::cursor::{find_bucket, BucketCursor, CursorDamage};
+use crate::bolt::file::BucketRoot;
 use crate::bolt::walk::offset_in;
 use crate::bolt::BoltFile;
 use crate::etcd::kv::KeyValue;
 use crate::etcd::records::{meta_record, MetaRecord};
 use crate::etcd::revision::RevisionKey;
-use crate::bolt::cursor::leaf_pages;
-use crate::bolt::file::BucketRoot;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -180,7 +180,9 @@ impl<'a> KeyIndex<'a> {
                     .and_then(|k| RevisionKey::parse(k).ok())
                     .map_or("?".to_string(), |r| r.to_string())
             };
-            damage.lost_revision_ranges.push((show(&d.lower_bound), show(&d.upper_bound)));
+            damage
+                .lost_revision_ranges
+                .push((show(&d.lower_bound), show(&d.upper_bound)));
             damage.lost_subtrees.push(d);
         }
         // Read the leaves in parallel; each entry goes to a shard by the hash
@@ -221,7 +223,9 @@ impl<'a> KeyIndex<'a> {
                         map.entry(k).or_default().push(*e);
                     }
                 }
-                map.into_iter().map(|(key, revs)| KeyHistory { key, revs }).collect::<Vec<_>>()
+                map.into_iter()
+                    .map(|(key, revs)| KeyHistory { key, revs })
+                    .collect::<Vec<_>>()
             })
             .flatten()
             .collect();

@@ -27,6 +27,12 @@ pub struct InspectReport {
     pub alarms: Vec<AlarmInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_version: Option<String>,
+    /// `meta.confState` (etcd 3.5+): the raft configuration the db was at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conf_state: Option<serde_json::Value>,
+    /// `meta.storageVersion` (etcd 3.6+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_version: Option<String>,
     /// Anything odd, in words.
     pub marks: Vec<String>,
 }
@@ -118,6 +124,8 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
         },
         alarms: Vec::new(),
         cluster_version: None,
+        conf_state: None,
+        storage_version: None,
         marks,
     };
     if input.db.is_none() {
@@ -184,6 +192,15 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
     };
     report.alarms = f.alarms.iter().map(AlarmInfo::from).collect();
     report.cluster_version = f.cluster_version.clone();
+    for m in &f.meta {
+        match m {
+            crate::etcd::records::MetaRecord::ConfState(v) => report.conf_state = Some(v.clone()),
+            crate::etcd::records::MetaRecord::StorageVersion(v) => {
+                report.storage_version = Some(v.clone())
+            }
+            _ => {}
+        }
+    }
     report.snapshot_trailer = c.trailer;
     report.db = Some(c.summary);
     Ok(report)
