@@ -113,43 +113,13 @@ impl<'f, 'a> BucketCursor<'f, 'a> {
         lower: Option<&[u8]>,
         upper: Option<&'a [u8]>,
     ) {
-        let fail = |reason: String| damage(id, parent, lower, upper, reason);
-        if !self.visited.insert(id) {
-            self.pending = Some(fail(if id < self.visited.limit() {
-                "page already visited (a cycle or a shared subtree)".into()
-            } else {
-                format!("page {id} is outside the file or the high-water mark")
-            }));
-            return;
-        }
-        let node = match self.file.node(id, self.hwm) {
+        let node = match open_node(self.file, &mut self.visited, id, self.hwm) {
             Ok(n) => n,
-            Err(f) => {
-                self.pending = Some(fail(f.describe()));
+            Err(reason) => {
+                self.pending = Some(damage(id, parent, lower, upper, reason));
                 return;
             }
         };
-        if node.header.id != id {
-            self.pending = Some(fail(format!(
-                "page header says id {}, expected {id}",
-                node.header.id
-            )));
-            return;
-        }
-        match node.header.kind() {
-            PageKind::Branch | PageKind::Leaf => {}
-            k => {
-                self.pending = Some(fail(format!(
-                    "expected a branch or leaf page, found {}",
-                    k.name()
-                )));
-                return;
-            }
-        }
-        if let Err(e) = node.check_array() {
-            self.pending = Some(fail(e.describe()));
-            return;
-        }
         let next = match &self.seek {
             Some(s) => seek_index(&node, s),
             None => 0,
@@ -180,6 +150,39 @@ fn seek_index(node: &NodePage<'_>, start: &[u8]) -> u16 {
         }
         _ => 0,
     }
+}
+
+/// Enter page `id` once: it must be inside the file and below the
+/// high-water mark, say its own id, be a branch or leaf, and hold its
+/// element array. The reason why not, otherwise.
+fn open_node<'a>(
+    file: &BoltFile<'a>,
+    visited: &mut PageSet,
+    id: u64,
+    hwm: u64,
+) -> Result<NodePage<'a>, String> {
+    if !visited.insert(id) {
+        return Err(if id < visited.limit() {
+            "page already visited (a cycle or a shared subtree)".into()
+        } else {
+            format!("page {id} is outside the file or the high-water mark")
+        });
+    }
+    let node = file.node(id, hwm).map_err(|f| f.describe())?;
+    if node.header.id != id {
+        return Err(format!(
+            "page header says id {}, expected {id}",
+            node.header.id
+        ));
+    }
+    if !matches!(node.header.kind(), PageKind::Branch | PageKind::Leaf) {
+        return Err(format!(
+            "expected a branch or leaf page, found {}",
+            node.header.kind().name()
+        ));
+    }
+    node.check_array().map_err(|e| e.describe())?;
+    Ok(node)
 }
 
 fn damage(
@@ -306,31 +309,13 @@ pub fn leaf_pages<'a>(
     type Visit<'k> = (u64, Option<u64>, Option<&'k [u8]>, Option<&'k [u8]>);
     let mut stack: Vec<Visit<'a>> = vec![(root, None, None, None)];
     while let Some((id, parent, lower, upper)) = stack.pop() {
-        let fail = |reason: String| damage_of(id, parent, lower, upper, reason);
-        if !visited.insert(id) {
-            damage.push(fail(
-                "page already visited (a cycle, a shared subtree, or outside the file)".into(),
-            ));
-            continue;
-        }
-        let node = match file.node(id, hwm) {
+        let node = match open_node(file, &mut visited, id, hwm) {
             Ok(n) => n,
-            Err(f) => {
-                damage.push(fail(f.describe()));
+            Err(reason) => {
+                damage.push(damage_of(id, parent, lower, upper, reason));
                 continue;
             }
         };
-        if node.header.id != id {
-            damage.push(fail(format!(
-                "page header says id {}, expected {id}",
-                node.header.id
-            )));
-            continue;
-        }
-        if let Err(e) = node.check_array() {
-            damage.push(fail(e.describe()));
-            continue;
-        }
         match node.header.kind() {
             PageKind::Leaf => leaves.push(node),
             PageKind::Branch => {
@@ -342,10 +327,8 @@ pub fn leaf_pages<'a>(
                     stack.push((b.child, Some(id), Some(b.key), up));
                 }
             }
-            k => damage.push(fail(format!(
-                "expected a branch or leaf page, found {}",
-                k.name()
-            ))),
+            // open_node admits only branch and leaf pages.
+            _ => {}
         }
     }
     (leaves, damage)

@@ -12,7 +12,7 @@ use crate::etcd::records::{meta_record, MetaRecord};
 use crate::etcd::revision::RevisionKey;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 /// Shards the index is grouped in (in parallel).
 const SHARDS: usize = 64;
@@ -46,9 +46,7 @@ impl<'a> Chunk<'a> {
         }
         self.max_main = self.max_main.max(Some(rev.main));
         self.count += 1;
-        let mut h = rustc_hash::FxBuildHasher.build_hasher();
-        kv.key.hash(&mut h);
-        let shard = (h.finish() >> 58) as usize % SHARDS;
+        let shard = (rustc_hash::FxBuildHasher.hash_one(kv.key) >> 58) as usize % SHARDS;
         self.shards[shard].push((
             kv.key,
             RevEntry {
