@@ -288,3 +288,44 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn history_lists_puts_and_tombstones() {
+    let o = run(&["history", &dir(), "/app/items/003", "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    // Created before the compaction (its kept revision survives), deleted after.
+    assert_eq!(rows.last().unwrap()["kind"], "delete");
+    assert_eq!(rows.first().unwrap()["kind"], "put");
+    let compact = truth("facts.json")["compact_revision"].as_i64().unwrap();
+    assert!(rows.first().unwrap()["main"].as_i64().unwrap() <= compact);
+    assert!(rows.last().unwrap()["main"].as_i64().unwrap() > compact);
+    // /app/config: one revision per update since the compaction, versions counting up.
+    let o = run(&["history", &dir(), "/app/config", "-o", "json", "--values"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let versions: Vec<i64> = v.as_array().unwrap().iter().map(|r| r["version"].as_i64().unwrap()).collect();
+    assert!(versions.windows(2).all(|w| w[1] == w[0] + 1), "{versions:?}");
+    assert_eq!(v.as_array().unwrap().last().unwrap()["value"], "version-9");
+}
+
+#[test]
+fn protobuf_output_is_a_range_response() {
+    let o = run(&["get", &dir(), "/app/", "--prefix", "-w", "protobuf"]);
+    assert_eq!(o.status.code(), Some(0));
+    let mut count = None;
+    let mut kvs = 0;
+    for f in etcd_rescue::proto::fields(&o.stdout) {
+        let (n, v, at) = f.unwrap();
+        match n {
+            2 => {
+                let kv = etcd_rescue::etcd::KeyValue::decode(v.as_bytes(n, at).unwrap()).unwrap();
+                assert!(kv.key.starts_with(b"/app/"));
+                kvs += 1;
+            }
+            4 => count = Some(v.as_u64(n, at).unwrap()),
+            _ => {}
+        }
+    }
+    assert_eq!(count, Some(kvs));
+}
