@@ -304,8 +304,16 @@ fn history_lists_puts_and_tombstones() {
     // /app/config: one revision per update since the compaction, versions counting up.
     let o = run(&["history", &dir(), "/app/config", "-o", "json", "--values"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let versions: Vec<i64> = v.as_array().unwrap().iter().map(|r| r["version"].as_i64().unwrap()).collect();
-    assert!(versions.windows(2).all(|w| w[1] == w[0] + 1), "{versions:?}");
+    let versions: Vec<i64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_i64().unwrap())
+        .collect();
+    assert!(
+        versions.windows(2).all(|w| w[1] == w[0] + 1),
+        "{versions:?}"
+    );
     assert_eq!(v.as_array().unwrap().last().unwrap()["value"], "version-9");
 }
 

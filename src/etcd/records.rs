@@ -100,7 +100,8 @@ pub fn lease_record(key: &[u8], v: &[u8]) -> Result<LeaseRecord, RecordError> {
             1 => l.id = val.as_u64(field, at)? as i64,
             2 => l.ttl = val.as_u64(field, at)? as i64,
             3 => l.remaining_ttl = val.as_u64(field, at)? as i64,
-            _ => return Err(RecordError::Invalid(format!("unknown field {field}"))),
+            // Later etcd versions may add fields: skip them, as protobuf does.
+            _ => {}
         }
     }
     if l.id != kid {
@@ -140,7 +141,8 @@ pub fn alarm_record(key: &[u8]) -> Result<AlarmRecord, RecordError> {
         match field {
             1 => a.member_id = val.as_u64(field, at)?,
             2 => a.alarm = val.as_u64(field, at)?,
-            _ => return Err(RecordError::Invalid(format!("unknown field {field}"))),
+            // Later etcd versions may add fields: skip them, as protobuf does.
+            _ => {}
         }
     }
     Ok(a)
@@ -175,7 +177,8 @@ pub fn user_record(key: &[u8], v: &[u8]) -> Result<UserRecord, RecordError> {
                     }
                 }
             }
-            _ => return Err(RecordError::Invalid(format!("unknown field {field}"))),
+            // Later etcd versions may add fields: skip them, as protobuf does.
+            _ => {}
         }
     }
     if u.name.as_bytes() != key {
@@ -238,7 +241,8 @@ pub fn role_record(key: &[u8], v: &[u8]) -> Result<RoleRecord, RecordError> {
                 }
                 r.permissions.push(p);
             }
-            _ => return Err(RecordError::Invalid(format!("unknown field {field}"))),
+            // Later etcd versions may add fields: skip them, as protobuf does.
+            _ => {}
         }
     }
     if r.name.as_bytes() != key {

@@ -21,6 +21,8 @@ pub struct EtcdFacts {
     pub max_revision: Option<i64>,
     pub min_revision: Option<i64>,
     pub key_value_errors: u64,
+    /// Empty placeholder entries (`snapshot restore --bump-revision`).
+    pub placeholders: u64,
     pub meta: Vec<MetaRecord>,
     pub leases: Vec<LeaseRecord>,
     pub members: Vec<MemberRecord>,
@@ -308,6 +310,7 @@ impl ItemVisitor for EtcdVisitor {
         into.revisions += from.revisions;
         into.tombstones += from.tombstones;
         into.key_value_errors += from.key_value_errors;
+        into.placeholders += from.placeholders;
         into.max_revision = into.max_revision.max(from.max_revision);
         into.min_revision = match (into.min_revision, from.min_revision) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -348,6 +351,13 @@ fn check_key_entry(
             return None;
         }
     };
+    if value.is_empty() && !rev.tombstone {
+        // `snapshot restore --bump-revision` (etcd 3.5+) persists the bumped
+        // revision with an empty placeholder value.
+        acc.placeholders += 1;
+        acc.max_revision = acc.max_revision.max(Some(rev.main));
+        return Some(rev);
+    }
     let kv = match KeyValue::decode(value) {
         Ok(kv) => kv,
         Err(e) => {
@@ -423,11 +433,16 @@ fn check_key_entry(
 pub fn compacted_before_walk(file: &crate::bolt::BoltFile<'_>) -> Option<i64> {
     let meta = file.best_meta()?;
     let root = crate::bolt::cursor::find_bucket(file, meta, b"meta")?;
+    // A scheduled but unfinished compaction (or a restore that bumped the
+    // revision and marked it compacted) may leave gaps up to it.
     let mut compacted = 0;
     for item in crate::bolt::BucketCursor::new(file, root, meta.pgid) {
         let item = item.ok()?;
-        if let Ok(MetaRecord::FinishedCompactRev(r)) = records::meta_record(item.key, item.value) {
-            compacted = r;
+        match records::meta_record(item.key, item.value) {
+            Ok(MetaRecord::FinishedCompactRev(r)) | Ok(MetaRecord::ScheduledCompactRev(r)) => {
+                compacted = compacted.max(r)
+            }
+            _ => {}
         }
     }
     Some(compacted)
@@ -465,4 +480,56 @@ pub fn read_small_buckets(
     }
     facts.sort();
     (facts, findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn visit(key: &[u8], value: &[u8]) -> (EtcdFacts, Vec<Finding>) {
+        let mut acc = EtcdFacts::default();
+        let mut out = Vec::new();
+        let path = [b"key".to_vec()];
+        let ctx = ItemContext {
+            bucket: &path,
+            page: 7,
+            offset: 0,
+            file: "t",
+        };
+        EtcdVisitor { compacted: Some(0) }.visit(&mut acc, &ctx, key, value, &mut out);
+        (acc, out)
+    }
+
+    #[test]
+    fn bump_revision_placeholder_is_not_damage() {
+        let k = RevisionKey {
+            main: 1_000_500,
+            sub: 0,
+            tombstone: false,
+        };
+        let (acc, out) = visit(&k.encode(), &[]);
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!((acc.placeholders, acc.max_revision), (1, Some(1_000_500)));
+    }
+
+    #[test]
+    fn mismatched_mod_revision_is_damage() {
+        let k = RevisionKey {
+            main: 5,
+            sub: 0,
+            tombstone: false,
+        };
+        let kv = KeyValue {
+            key: b"a",
+            create_revision: 2,
+            mod_revision: 6,
+            version: 2,
+            value: b"x",
+            lease: 0,
+            present: 0,
+        };
+        let (_, out) = visit(&k.encode(), &kv.encode());
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].code, "etcd.key.inconsistent");
+    }
 }

@@ -36,6 +36,14 @@ impl<'a> Chunk<'a> {
     }
 
     fn add(&mut self, file: &BoltFile<'a>, key: &'a [u8], value: &'a [u8]) {
+        if value.is_empty() {
+            // The placeholder of `snapshot restore --bump-revision`: it moves
+            // the current revision, it holds no key.
+            if let Ok(rev) = RevisionKey::parse(key) {
+                self.max_main = self.max_main.max(Some(rev.main));
+                return;
+            }
+        }
         let (Ok(rev), Ok(kv)) = (RevisionKey::parse(key), KeyValue::decode(value)) else {
             self.bad += 1;
             return;
