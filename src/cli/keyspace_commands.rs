@@ -7,7 +7,7 @@ use etcd_rescue::etcd::validate::{read_small_buckets, EtcdFacts};
 use etcd_rescue::input::Input;
 use etcd_rescue::mvcc::range::{RangeRequest, StreamError};
 use etcd_rescue::mvcc::KeyIndex;
-use etcd_rescue::ops::header::{header, Header};
+use etcd_rescue::ops::header::{header, with_db_term, Header};
 use etcd_rescue::ops::keyspace::{self, PrintOptions};
 use etcd_rescue::ops::open::OpenDb;
 use etcd_rescue::ops::render::{self, table_dyn, Format};
@@ -83,7 +83,7 @@ pub fn get(a: &GetArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     req.count_only = a.count_only;
     req.include_compacted = a.include_compacted;
     let f = facts(&o, &b);
-    let h = header(&o.input, &f.members, idx.current_revision);
+    let h = with_db_term(header(&o.input, &f.members, idx.current_revision), f.term());
     let opts = PrintOptions {
         print_value_only: a.print_value_only,
         hex: a.hex,
@@ -241,7 +241,7 @@ pub fn hashkv(
         message: e.to_string(),
     })?;
     let f = facts(&o, &b);
-    let hdr: Header = header(&o.input, &f.members, idx.current_revision);
+    let hdr: Header = with_db_term(header(&o.input, &f.members, idx.current_revision), f.term());
     let endpoint = path.display().to_string();
     match fmt {
         EtcdFormat::Json => {
