@@ -3,6 +3,7 @@
 //! input without panicking; they return a small figure so the work is not
 //! optimised away.
 #![doc(hidden)]
+#![forbid(unsafe_code)]
 
 use crate::bolt::cursor::{top_level_buckets, BucketCursor};
 use crate::bolt::freelist::FreelistIds;

@@ -1,5 +1,6 @@
 //! Findings: what a check found, as data. Readers return typed errors; the
 //! checks turn them into [`Finding`]s, and the CLI renders them.
+#![forbid(unsafe_code)]
 
 use serde::Serialize;
 

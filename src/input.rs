@@ -1,6 +1,7 @@
 //! What a PATH given on the command line is: a data dir, a member dir, a bare
 //! bbolt db, or an `etcdctl snapshot save` file (db + SHA-256 trailer); and
 //! the files found in it.
+#![forbid(unsafe_code)]
 
 use crate::bolt::meta::discover_layout;
 use crate::bolt::MAGIC;

@@ -1,6 +1,7 @@
 //! A minimal protobuf wire-format reader: varints and fields over a byte
 //! slice, every read bounds-checked. Schema knowledge lives with the types
 //! that use it (etcd records, WAL records, Kubernetes objects).
+#![forbid(unsafe_code)]
 
 /// A field's payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

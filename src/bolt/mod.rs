@@ -12,6 +12,7 @@
 //! * [`file`], [`BoltFile`], page access by id with bounds checks.
 //! * [`cursor`], in-order iteration over a bucket that survives damage.
 //! * [`walk`], the full structural check (everything `tx.Check` verifies, and more).
+#![forbid(unsafe_code)]
 
 pub mod cursor;
 pub mod endian;

@@ -1,4 +1,5 @@
 //! clap definitions and dispatch. Thin: parse, call an operation, render.
+#![forbid(unsafe_code)]
 
 use clap::{CommandFactory, Parser, Subcommand};
 use etcd_rescue::input::{self, Input};

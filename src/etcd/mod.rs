@@ -5,6 +5,7 @@
 //! * [`kv`], the stored `mvccpb.KeyValue`.
 //! * [`records`], the small records of the other buckets.
 //! * [`validate`], an item visitor that checks every record during a walk.
+#![forbid(unsafe_code)]
 
 pub mod keyspace;
 pub mod kv;

@@ -5,6 +5,7 @@
 //! * [`index`], the key index: every stored revision of every key.
 //! * [`range`], etcd's Range: key ranges, revisions, limits, sorting.
 //! * [`hash`], `snapshot status`'s hash, `hashkv`, and the backend hash.
+#![forbid(unsafe_code)]
 
 pub mod hash;
 pub mod index;

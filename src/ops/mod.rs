@@ -1,5 +1,6 @@
 //! Operations: what the commands do, over the readers and the etcd model.
 //! Each returns a report (a data structure) that renders to text or JSON.
+#![forbid(unsafe_code)]
 
 pub mod bolt_views;
 pub mod check;

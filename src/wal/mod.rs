@@ -5,6 +5,7 @@
 //!   read without trusting any length.
 //!
 //! The full log reader (CRC chain, entries, boot prediction) builds on this.
+#![forbid(unsafe_code)]
 
 pub mod record;
 
