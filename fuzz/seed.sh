@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 db=../testdata/etcd34/member/snap/db
-mkdir -p corpus/page corpus/check corpus/records
+mkdir -p corpus/page corpus/check corpus/records corpus/wal
 python3 - "$db" <<'PY'
 import struct, sys, os
 data = open(sys.argv[1], 'rb').read()
@@ -22,4 +22,5 @@ for i in range(len(data) // ps):
             open(f'corpus/records/r{i:05d}_{e:03d}', 'wb').write(k + v)
 PY
 cp "$db" corpus/check/fixture.db
+for w in ../testdata/etcd34/member/wal/*.wal; do head -c 65536 "$w" > "corpus/wal/$(basename "$w")"; done
 echo "seeded: $(ls corpus/page | wc -l) pages, $(ls corpus/records | wc -l) records, $(ls corpus/check | wc -l) dbs"

@@ -82,3 +82,20 @@ pub fn records(data: &[u8]) -> usize {
     n += records::cluster_record(k, v).is_ok() as usize;
     n
 }
+
+/// Read `data` as a WAL segment (last and not last) and decode every entry.
+pub fn wal(data: &[u8]) -> usize {
+    let mut n = 0;
+    for last in [false, true] {
+        let mut crc = 0;
+        let r = crate::wal::segment::read_segment(data, &mut crc, last, &mut |_, p| {
+            if let crate::wal::segment::Payload::Entry(e) = p {
+                n += crate::wal::entry::decode(e.entry_type, e.data).filter_names().len();
+            }
+        });
+        n += r.records as usize;
+    }
+    n += crate::wal::entry::decode(0, data).filter_names().len();
+    n += crate::wal::entry::decode(1, data).filter_names().len();
+    n
+}

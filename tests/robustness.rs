@@ -105,6 +105,7 @@ fn random_damage_never_panics_or_hangs() {
         let page = &b[(p * ps).min(b.len())..((p + 1) * ps).min(b.len())];
         total = total.wrapping_add(exercise::page(page));
         total = total.wrapping_add(exercise::records(page));
+        total = total.wrapping_add(exercise::wal(page));
     }
     done.store(true, Ordering::Relaxed);
     watchdog.join().unwrap();
@@ -119,6 +120,7 @@ fn arbitrary_small_inputs() {
         exercise::db(&b);
         exercise::page(&b);
         exercise::records(&b);
+        exercise::wal(&b);
     }
     // Pathological shapes: all 0xff, a magic with absurd page size and pgid.
     exercise::db(&[0xff; 8192]);

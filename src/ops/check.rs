@@ -28,7 +28,19 @@ pub struct CheckSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub db: Option<DbSummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub wal: Option<WalSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub snapshot_trailer: Option<Trailer>,
+}
+
+/// What the WAL check read.
+#[derive(Debug, Serialize)]
+pub struct WalSummary {
+    pub segments: usize,
+    pub first_index: Option<u64>,
+    pub last_index: Option<u64>,
+    pub hard_state: Option<crate::wal::HardState>,
+    pub metadata: Option<crate::wal::Metadata>,
 }
 
 /// Figures about the db that was checked.
@@ -86,6 +98,22 @@ pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
     let db = OpenDb::open(input)?;
     let c = check_db(&db)?;
     let name = db.name();
+    let mut c = c;
+    let mut wal = None;
+    if let Some(member) = &input.member_dir {
+        if member.join("wal").is_dir() {
+            if let Ok((r, f)) = super::wal::verify(member) {
+                c.findings.extend(f);
+                wal = Some(WalSummary {
+                    segments: r.segments.len(),
+                    first_index: r.segments.iter().find_map(|s| s.read.first_index),
+                    last_index: r.segments.iter().rev().find_map(|s| s.read.last_index),
+                    hard_state: r.hard_state,
+                    metadata: r.metadata,
+                });
+            }
+        }
+    }
     let errors = c.findings.count(Severity::Error);
     let warnings = c.findings.count(Severity::Warning);
     let infos = c.findings.count(Severity::Info);
@@ -100,6 +128,7 @@ pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
             warnings,
             infos,
             db: Some(c.summary),
+            wal,
             snapshot_trailer: trailer,
         },
     })
@@ -416,6 +445,19 @@ pub fn render_text(r: &CheckReport, out: &mut dyn std::io::Write) -> std::io::Re
             d.current_revision,
             d.compacted_revision.map_or("-".into(), |v| v.to_string()),
             d.consistent_index.map_or("-".into(), |v| v.to_string()),
+        )?;
+    }
+    if let Some(w) = &s.wal {
+        writeln!(
+            out,
+            "wal: {} segments, entries {}..{}{}",
+            w.segments,
+            w.first_index.map_or("-".into(), |v| v.to_string()),
+            w.last_index.map_or("-".into(), |v| v.to_string()),
+            w.hard_state.map_or(String::new(), |h| format!(
+                ", committed up to {} (term {})",
+                h.commit, h.term
+            ))
         )?;
     }
     if let Some(t) = &s.snapshot_trailer {

@@ -12,6 +12,7 @@ pub mod map;
 pub mod open;
 pub mod render;
 pub mod status;
+pub mod wal;
 pub mod write;
 
 /// Exit codes, as the README documents them.

@@ -7,7 +7,10 @@
 //! The full log reader (CRC chain, entries, boot prediction) builds on this.
 #![forbid(unsafe_code)]
 
+pub mod entry;
+pub mod log;
 pub mod record;
+pub mod segment;
 
 pub use record::{RecordType, WalRecord, WalRecords};
 

@@ -1,0 +1,174 @@
+//! The WAL of the real fixture, clean and damaged in the ways the field
+//! reports describe: each found at the right file and offset and classed as
+//! etcd 3.4 classes it (torn tail it repairs, or corruption it refuses).
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn copy_member() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("etcd");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(data_dir())
+        .arg(&d)
+        .status()
+        .unwrap()
+        .success());
+    let seg = std::fs::read_dir(d.join("member/wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "wal"))
+        .unwrap();
+    (tmp, d, seg)
+}
+
+fn verify(d: &Path) -> (i32, Value) {
+    let o = Command::new(env!("CARGO_BIN_EXE_etcd-rescue"))
+        .args(["wal", "verify", d.to_str().unwrap(), "-o", "json"])
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap(),
+        serde_json::from_slice(&o.stdout).unwrap(),
+    )
+}
+
+/// Offsets of the records of a segment (from our own framing reader).
+fn record_offsets(seg: &Path) -> Vec<(u64, u64)> {
+    let b = std::fs::read(seg).unwrap();
+    etcd_rescue::wal::WalRecords::new(&b)
+        .map(|r| r.unwrap())
+        .map(|r| (r.offset, r.framed_len))
+        .collect()
+}
+
+#[test]
+fn clean_log_reads_to_the_hard_state() {
+    let (code, v) = verify(&data_dir());
+    assert_eq!(code, 0, "{v:#}");
+    let facts: Value =
+        serde_json::from_slice(&std::fs::read(testdata().join("truth/facts.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["log"]["hard_state"]["term"], facts["raft_term"]);
+    assert_eq!(
+        v["log"]["metadata"]["node_id"]
+            .as_u64()
+            .map(|i| format!("{i:x}")),
+        Some(facts["member_id"].as_str().unwrap().to_string())
+    );
+    let seg = &v["log"]["segments"][0]["read"];
+    assert!(seg["last_index"].as_u64().unwrap() >= facts["raft_index"].as_u64().unwrap());
+}
+
+#[test]
+fn flipped_byte_mid_log_is_a_crc_mismatch_at_its_record() {
+    let (_t, d, seg) = copy_member();
+    let recs = record_offsets(&seg);
+    let mut b = std::fs::read(&seg).unwrap();
+    // A record none of whose 512-byte sector pieces is all zero: etcd's torn
+    // test cannot call its damage a torn write, so it is corruption.
+    let no_zero_piece = |off: u64, len: u64| {
+        let (start, end) = (off as usize + 8, (off + len) as usize);
+        let mut p = start;
+        while p < end {
+            let e = ((p / 512 + 1) * 512).min(end);
+            if b[p..e].iter().all(|x| *x == 0) {
+                return false;
+            }
+            p = e;
+        }
+        true
+    };
+    let &(off, len) = recs[recs.len() / 2..]
+        .iter()
+        .find(|(o, l)| *l > 64 && no_zero_piece(*o, *l))
+        .expect("a record without zero sector pieces");
+    b[(off + len / 2) as usize] ^= 0x01; // inside the record's data
+    std::fs::write(&seg, &b).unwrap();
+    let (code, v) = verify(&d);
+    assert_eq!(code, 1);
+    let f = &v["findings"][0];
+    assert!(
+        f["code"] == "wal.record.crc-mismatch" || f["code"] == "wal.record.unreadable",
+        "{f:#}"
+    );
+    assert_eq!(f["offset"], off);
+}
+
+#[test]
+fn zeroed_tail_is_a_torn_write_etcd_repairs() {
+    let (_t, d, seg) = copy_member();
+    let recs = record_offsets(&seg);
+    // The last record long enough for a sector boundary inside its body.
+    let &(off, _) = recs
+        .iter()
+        .rev()
+        .find(|(_, l)| *l > 1100)
+        .expect("a long record");
+    let mut b = std::fs::read(&seg).unwrap();
+    // Zero whole sectors from inside its body to the end, as a lost write does.
+    let start = (off as usize + 8 + 512) / 512 * 512;
+    for x in &mut b[start..] {
+        *x = 0;
+    }
+    std::fs::write(&seg, &b).unwrap();
+    let (code, v) = verify(&d);
+    assert_eq!(code, 0, "a torn tail is repairable: {v:#}");
+    let f = &v["findings"][0];
+    assert_eq!(f["code"], "wal.record.torn-tail", "{v:#}");
+    assert_eq!(f["offset"], off);
+}
+
+#[test]
+fn cut_mid_record_is_a_torn_tail() {
+    let (_t, d, seg) = copy_member();
+    let recs = record_offsets(&seg);
+    let (off, len) = recs[recs.len() - 2];
+    let b = std::fs::read(&seg).unwrap();
+    std::fs::write(&seg, &b[..(off + len / 2) as usize]).unwrap();
+    let (code, v) = verify(&d);
+    assert_eq!(code, 0);
+    let f = &v["findings"][0];
+    assert_eq!(f["code"], "wal.record.torn-tail");
+    assert_eq!(f["offset"], off);
+    assert_eq!(f["severity"], "warning");
+}
+
+#[test]
+fn every_truncation_and_flip_is_classified_without_panic() {
+    let b = std::fs::read(
+        std::fs::read_dir(data_dir().join("member/wal"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|e| e == "wal"))
+            .unwrap(),
+    )
+    .unwrap();
+    // Truncate at every 8-byte boundary of the first 64 KiB, flip every 97th byte.
+    for cut in (0..b.len().min(65536)).step_by(8) {
+        let mut crc = 0;
+        let r = etcd_rescue::wal::segment::read_segment(&b[..cut], &mut crc, true, &mut |_, _| {});
+        if let Some(p) = r.problem {
+            assert!(
+                p.repairable(),
+                "a cut at {cut} must be a torn tail, got {p:?}"
+            );
+        }
+    }
+    for at in (0..b.len()).step_by(97) {
+        let mut d = b.clone();
+        d[at] ^= 0x20;
+        let mut crc = 0;
+        let r = etcd_rescue::wal::segment::read_segment(&d, &mut crc, false, &mut |_, _| {});
+        // Not the last segment: no flip may pass as repairable.
+        assert!(
+            r.problem.as_ref().is_none_or(|p| !p.repairable()),
+            "flip at {at}: {:?}",
+            r.problem
+        );
+    }
+}
