@@ -90,7 +90,9 @@ pub fn wal(data: &[u8]) -> usize {
         let mut crc = 0;
         let r = crate::wal::segment::read_segment(data, &mut crc, last, &mut |_, p| {
             if let crate::wal::segment::Payload::Entry(e) = p {
-                n += crate::wal::entry::decode(e.entry_type, e.data).filter_names().len();
+                n += crate::wal::entry::decode(e.entry_type, e.data)
+                    .filter_names()
+                    .len();
             }
         });
         n += r.records as usize;

@@ -16,4 +16,5 @@ pub mod mmap;
 pub mod mvcc;
 pub mod ops;
 pub mod proto;
+pub mod snap;
 pub mod wal;

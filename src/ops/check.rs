@@ -16,6 +16,9 @@ pub struct CheckReport {
     pub ok: bool,
     pub findings: Vec<Finding>,
     pub summary: CheckSummary,
+    /// What etcd will do when started on this member dir (dir inputs only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot: Option<super::boot::Boot>,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,42 +98,75 @@ pub struct DbCheck {
 
 /// Check the db of `input`. Errors only when there is no db to read.
 pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
-    let db = OpenDb::open(input)?;
-    let c = check_db(&db)?;
-    let name = db.name();
-    let mut c = c;
-    let mut wal = None;
-    if let Some(member) = &input.member_dir {
-        if member.join("wal").is_dir() {
-            if let Ok((r, f)) = super::wal::verify(member) {
-                c.findings.extend(f);
-                wal = Some(WalSummary {
-                    segments: r.segments.len(),
-                    first_index: r.segments.iter().find_map(|s| s.read.first_index),
-                    last_index: r.segments.iter().rev().find_map(|s| s.read.last_index),
-                    hard_state: r.hard_state,
-                    metadata: r.metadata,
-                });
+    // A member dir without a db is still checked: its WAL and snaps, and
+    // what etcd will do (it cannot start on it).
+    let (mut findings, summary, consistent_index, trailer, name) =
+        match (&input.db, &input.member_dir) {
+            (None, Some(member)) => {
+                let mut f = Findings::default();
+                f.push(Finding::error(
+                    "etcd.db.missing",
+                    &member.join("snap/db").display().to_string(),
+                    "the db (member/snap/db) is missing: the keyspace is gone from this member"
+                        .into(),
+                ));
+                (f, None, None, None, member.display().to_string())
             }
+            _ => {
+                let db = OpenDb::open(input)?;
+                let c = check_db(&db)?;
+                let ci = c.facts.consistent_index();
+                (c.findings, Some(c.summary), ci, c.trailer, db.name())
+            }
+        };
+    let mut wal = None;
+    let mut boot = None;
+    if let Some(member) = &input.member_dir {
+        if let Ok((r, f)) = super::wal::verify(member) {
+            findings.extend(f);
+            let snaps = crate::snap::read_all(member);
+            for sf in &snaps {
+                if let Some(p) = &sf.problem {
+                    findings.push(Finding::error(
+                        "snap.file.damaged",
+                        &sf.path.display().to_string(),
+                        p.clone(),
+                    ));
+                }
+            }
+            boot = Some(super::boot::predict(
+                member,
+                consistent_index,
+                input.db.is_some(),
+                &r,
+                &snaps,
+            ));
+            wal = Some(WalSummary {
+                segments: r.segments.len(),
+                first_index: r.segments.iter().find_map(|s| s.read.first_index),
+                last_index: r.segments.iter().rev().find_map(|s| s.read.last_index),
+                hard_state: r.hard_state,
+                metadata: r.metadata,
+            });
         }
     }
-    let errors = c.findings.count(Severity::Error);
-    let warnings = c.findings.count(Severity::Warning);
-    let infos = c.findings.count(Severity::Info);
-    let trailer = c.trailer.clone();
+    let errors = findings.count(Severity::Error);
+    let warnings = findings.count(Severity::Warning);
+    let infos = findings.count(Severity::Info);
     Ok(CheckReport {
         ok: errors == 0,
-        findings: c.findings.into_sorted(&name),
+        findings: findings.into_sorted(&name),
         summary: CheckSummary {
             path: input.path.display().to_string(),
             kind: input.kind,
             errors,
             warnings,
             infos,
-            db: Some(c.summary),
+            db: summary,
             wal,
             snapshot_trailer: trailer,
         },
+        boot,
     })
 }
 
@@ -473,6 +509,15 @@ pub fn render_text(r: &CheckReport, out: &mut dyn std::io::Write) -> std::io::Re
     }
     for f in &r.findings {
         writeln!(out, "{}", finding_line(f))?;
+    }
+    if let Some(b) = &r.boot {
+        writeln!(out, "boot: {}", b.summary)?;
+        for st in &b.steps {
+            writeln!(out, "  - {}", st.what)?;
+            if !st.advice.is_empty() {
+                writeln!(out, "    advice: {}", st.advice)?;
+            }
+        }
     }
     writeln!(
         out,

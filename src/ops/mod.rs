@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bolt_views;
+pub mod boot;
 pub mod check;
 pub mod cluster;
 pub mod header;
