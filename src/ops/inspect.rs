@@ -33,6 +33,10 @@ pub struct InspectReport {
     /// `meta.storageVersion` (etcd 3.6+).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_version: Option<String>,
+    /// `.snap` files, newest first, and the one etcd would load.
+    pub snaps: Vec<crate::snap::SnapFile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot: Option<super::boot::Boot>,
     /// Anything odd, in words.
     pub marks: Vec<String>,
 }
@@ -126,8 +130,18 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
         cluster_version: None,
         conf_state: None,
         storage_version: None,
+        snaps: Vec::new(),
+        boot: None,
         marks,
     };
+    if let Some(member) = &input.member_dir {
+        report.snaps = crate::snap::read_all(member);
+        for sf in &report.snaps {
+            if let Some(p) = &sf.problem {
+                report.marks.push(format!("{}: {p}", sf.path.display()));
+            }
+        }
+    }
     if input.db.is_none() {
         return Ok(report);
     }
@@ -199,6 +213,17 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
                 report.storage_version = Some(v.clone())
             }
             _ => {}
+        }
+    }
+    if let Some(member) = &input.member_dir {
+        if let Ok(log) = crate::wal::log::read_log(&member.join("wal"), &mut |_, _, _| {}) {
+            let b = super::boot::predict(member, f.consistent_index(), true, &log, &report.snaps);
+            if !b.starts {
+                report
+                    .marks
+                    .push(format!("etcd will not start: {}", b.summary));
+            }
+            report.boot = Some(b);
         }
     }
     report.snapshot_trailer = c.trailer;
@@ -372,6 +397,32 @@ pub fn render_text(r: &InspectReport, out: &mut dyn std::io::Write) -> std::io::
             "  alarm            {} on member {}",
             a.alarm, a.member_id
         )?;
+    }
+    if !r.snaps.is_empty() {
+        writeln!(out, "\nSnapshots (newest first):")?;
+        for sf in &r.snaps {
+            let loads = r.boot.as_ref().and_then(|b| b.loads_snap.as_deref())
+                == Some(&*sf.path.display().to_string());
+            writeln!(
+                out,
+                "  {}  term {} index {}, {} members{}{}",
+                sf.path.display(),
+                sf.term,
+                sf.index,
+                sf.members.len(),
+                if loads {
+                    "  <- etcd loads this one"
+                } else {
+                    ""
+                },
+                sf.problem
+                    .as_deref()
+                    .map_or(String::new(), |p| format!("  DAMAGED: {p}"))
+            )?;
+        }
+    }
+    if let Some(b) = &r.boot {
+        writeln!(out, "\nBoot: {}", b.summary)?;
     }
     writeln!(
         out,
