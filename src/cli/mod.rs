@@ -252,6 +252,29 @@ not match or the file is cut; 2 unusable input.")]
 
 #[derive(Subcommand)]
 enum WalCommand {
+    /// Write a copy of the member whose log etcd reads: the torn tail cut as wal.Repair cuts it.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue wal repair /var/lib/etcd --out /var/lib/etcd-repaired
+  etcd-rescue wal repair /var/lib/etcd --out /tmp/fixed --allow-data-loss
+
+The input is never modified. Exit codes: 0 written (or nothing to repair), 1 written with
+committed entries dropped (--allow-data-loss), 2 refused or unusable input.")]
+    Repair {
+        /// Data dir or member dir.
+        path: PathBuf,
+        /// The new data dir to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Also cut at a corruption before the tail, dropping the entries after it.
+        #[arg(long)]
+        allow_data_loss: bool,
+        /// Replace an existing output dir.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        output: OutputArg,
+    },
     /// Check every segment: framing, the CRC chain, torn tails, sequence and index gaps, metadata.
     #[command(after_help = "\
 Examples:
@@ -430,6 +453,13 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
         Command::Wal(WalCommand::Verify { path, out: o }) => {
             wal_commands::verify(&path, o.output, out)
         }
+        Command::Wal(WalCommand::Repair {
+            path,
+            out: dest,
+            allow_data_loss,
+            force,
+            output,
+        }) => wal_commands::repair(&path, &dest, allow_data_loss, force, output.output, out),
         Command::Wal(WalCommand::Dump {
             path,
             start_index,

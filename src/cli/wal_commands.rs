@@ -119,3 +119,59 @@ pub fn dump(
     let damaged = r.segments.iter().any(|s| s.read.problem.is_some());
     Ok(if damaged { exit::FINDINGS } else { exit::OK })
 }
+
+pub fn repair(
+    path: &Path,
+    dest: &Path,
+    allow_data_loss: bool,
+    force: bool,
+    fmt: Format,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
+    let dir = member_dir(path)?;
+    let r = etcd_rescue::ops::wal_repair::repair(&dir, dest, allow_data_loss, force)?;
+    match fmt {
+        Format::Json => render::json(out, &r)?,
+        Format::Text => {
+            if r.dropped_committed > 0 {
+                writeln!(
+                    out,
+                    "DATA LOSS: {} committed entries dropped; the repaired member must not rejoin a cluster as if it were intact",
+                    r.dropped_committed
+                )?;
+            }
+            writeln!(out, "wrote {}", r.out.display())?;
+            if let Some(ci) = r.db_ahead_of_log {
+                writeln!(
+                    out,
+                    "WARNING: the db's consistent index {ci} is beyond the repaired log's end: etcd will start on this copy but skip every new entry up to index {ci} and not serve; rebuild the member from its db instead (`etcdctl snapshot restore {}/snap/db --skip-hash-check`)",
+                    dir.display()
+                )?;
+            }
+            match &r.cut {
+                Some((seg, off)) => writeln!(out, "cut {} at offset {off}", seg.display())?,
+                None => writeln!(out, "the log was intact: copied as is")?,
+            }
+            for s in &r.dropped_segments {
+                writeln!(out, "left out {}", s.display())?;
+            }
+            if let Some((a, b)) = r.dropped_indices {
+                writeln!(
+                    out,
+                    "dropped raft indices {a}..{b} ({} of them committed)",
+                    r.dropped_committed
+                )?;
+            }
+            writeln!(
+                out,
+                "the log now ends at raft index {}",
+                r.last_index.map_or("-".into(), |i| i.to_string())
+            )?;
+        }
+    }
+    Ok(if r.dropped_committed > 0 || r.db_ahead_of_log.is_some() {
+        exit::FINDINGS
+    } else {
+        exit::OK
+    })
+}

@@ -237,12 +237,18 @@ pub fn predict(
             "normal after a crash or a clean stop: etcd catches the db up from the log",
         );
     }
-    if ci > last && last > 0 {
+    if ci > last && last > 0 && starts {
+        // New raft entries get indices at or below the db's consistent index
+        // and etcd skips applying them: it runs but cannot serve.
+        starts = false;
+        summary = format!(
+            "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd starts but skips every new entry up to index {ci}, so requests time out"
+        );
         step(
             &mut steps,
-            Warning,
-            format!("the db's consistent index {ci} is beyond the last WAL entry {last}: the log lost entries the db holds (etcd does not notice)"),
-            "compare hashkv with the other members before trusting this one",
+            Error,
+            summary.clone(),
+            "the log lost entries the db holds: rebuild the member from its db instead (`etcdctl snapshot restore member/snap/db --skip-hash-check` into a new data dir), or remove and re-add it in a multi-member cluster",
         );
     }
     if summary.is_empty() {

@@ -14,6 +14,7 @@ pub mod open;
 pub mod render;
 pub mod status;
 pub mod wal;
+pub mod wal_repair;
 pub mod write;
 
 /// Exit codes, as the README documents them.

@@ -315,3 +315,44 @@ pub fn read_segment<'a>(
     }
     r
 }
+
+/// What lies after a bad record: records found by resynchronising on 8-byte
+/// boundaries (their CRCs cannot be checked once the chain is broken, so
+/// only well-formed entry and hard-state records are taken).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Beyond {
+    pub entry_indices: Vec<u64>,
+    pub max_commit: Option<u64>,
+}
+
+/// Scan `bytes` from offset `from` (rounded up to 8) for well-formed records.
+pub fn salvage_after(bytes: &[u8], from: u64, into: &mut Beyond) {
+    let mut pos = (from as usize + 7) & !7;
+    while pos + 8 <= bytes.len() {
+        let mut it = WalRecords::new(&bytes[pos..]);
+        let good = match it.next() {
+            Some(Ok(rec)) => match rec.kind() {
+                RecordType::Entry => match Entry::decode(rec.data) {
+                    Ok(e) if e.index > 0 && e.term > 0 && e.entry_type <= 2 => {
+                        into.entry_indices.push(e.index);
+                        Some(rec.framed_len)
+                    }
+                    _ => None,
+                },
+                RecordType::State => match HardState::decode(rec.data) {
+                    Ok(h) if h.term > 0 => {
+                        into.max_commit = into.max_commit.max(Some(h.commit));
+                        Some(rec.framed_len)
+                    }
+                    _ => None,
+                },
+                RecordType::Metadata | RecordType::Crc | RecordType::Snapshot => {
+                    Some(rec.framed_len)
+                }
+                RecordType::Unknown(_) => None,
+            },
+            _ => None,
+        };
+        pos += good.map_or(8, |l| l as usize);
+    }
+}

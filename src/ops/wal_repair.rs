@@ -1,0 +1,179 @@
+//! `wal repair`: a copy of the member dir whose log etcd will read. Like
+//! etcd's `wal.Repair` the last segment is cut at its last valid record; with
+//! `allow_data_loss` a mid-log corruption is cut too (later segments are
+//! left out), with an exact account of the raft indices dropped and which
+//! of them were committed. The input is never touched.
+
+use crate::mmap::InputFile;
+use crate::wal::log::read_log;
+use crate::wal::segment::Payload;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Serialize)]
+pub struct RepairReport {
+    pub out: PathBuf,
+    /// What was cut: (segment, offset it was cut at).
+    pub cut: Option<(PathBuf, u64)>,
+    pub dropped_segments: Vec<PathBuf>,
+    /// Raft indices that were in the log and are no longer.
+    pub dropped_indices: Option<(u64, u64)>,
+    /// How many of the dropped entries were committed (HardState.commit of
+    /// the original log, as far as it could be read).
+    pub dropped_committed: u64,
+    pub last_index: Option<u64>,
+    pub changed: bool,
+    /// The db's consistent index when it is beyond the repaired log's end:
+    /// etcd would then skip new entries and not serve.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_ahead_of_log: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepairError {
+    #[error("{0} exists: refusing to overwrite it (use --force)")]
+    Exists(PathBuf),
+    #[error("the log has a corruption etcd refuses, not a torn tail (at {0}, offset {1}): cutting there loses the entries after it; use --allow-data-loss to cut anyway")]
+    NeedsDataLoss(PathBuf, u64),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Write(#[from] super::write::WriteError),
+}
+
+fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let p = e.path();
+        if skip(&p) {
+            continue;
+        }
+        let dest = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_tree(&p, &dest, skip)?;
+        } else {
+            std::fs::copy(&p, &dest)?;
+            std::fs::File::open(&dest)?.sync_all()?;
+        }
+    }
+    Ok(())
+}
+
+/// Repair the log of `member_dir` (a data dir's `member/`) into `out` (a new
+/// data dir with `member/` inside).
+pub fn repair(
+    member_dir: &Path,
+    out: &Path,
+    allow_data_loss: bool,
+    force: bool,
+) -> Result<RepairReport, RepairError> {
+    if out.exists() && !force {
+        return Err(RepairError::Exists(out.to_path_buf()));
+    }
+    let mut entries: Vec<(PathBuf, u64)> = Vec::new(); // (segment, index) in log order
+    let log = read_log(&member_dir.join("wal"), &mut |path, _, payload| {
+        if let Payload::Entry(e) = payload {
+            entries.push((path.to_path_buf(), e.index));
+        }
+    })?;
+    let n = log.segments.len();
+    let bad = log
+        .segments
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| s.read.problem.as_ref().map(|p| (i, s, p)));
+    let mut report = RepairReport {
+        out: out.to_path_buf(),
+        cut: None,
+        dropped_segments: Vec::new(),
+        dropped_indices: None,
+        dropped_committed: 0,
+        last_index: entries.last().map(|e| e.1),
+        changed: false,
+        db_ahead_of_log: None,
+    };
+    let mut cut_at: Option<(usize, u64)> = None;
+    if let Some((i, s, p)) = bad {
+        let off = s.read.bad_offset.unwrap_or(s.read.valid_end);
+        if !(p.repairable() && i + 1 == n) && !allow_data_loss {
+            return Err(RepairError::NeedsDataLoss(s.path.clone(), off));
+        }
+        cut_at = Some((i, s.read.valid_end));
+    }
+    let out_member = out.join("member");
+    if out.exists() && force {
+        std::fs::remove_dir_all(out)?;
+    }
+    let segs: Vec<PathBuf> = log.segments.iter().map(|s| s.path.clone()).collect();
+    let skip = |p: &Path| segs.iter().any(|s| s == p);
+    copy_tree(member_dir, &out_member, &skip)?;
+    for (i, seg) in segs.iter().enumerate() {
+        let dest = out_member
+            .join("wal")
+            .join(seg.file_name().unwrap_or_default());
+        match cut_at {
+            Some((ci, _)) if i > ci => {
+                report.dropped_segments.push(seg.clone());
+                report.changed = true;
+            }
+            Some((ci, end)) if i == ci => {
+                let f = InputFile::open(seg)?;
+                let keep = &f.bytes()[..(end as usize).min(f.bytes().len())];
+                super::write::write_new_file(&dest, keep, true)?;
+                report.cut = Some((seg.clone(), end));
+                report.changed = true;
+            }
+            _ => {
+                std::fs::copy(seg, &dest)?;
+                std::fs::File::open(&dest)?.sync_all()?;
+            }
+        }
+    }
+    if let Some((ci, end)) = cut_at {
+        // What the cut drops: entries and hard states found past it.
+        let mut beyond = crate::wal::segment::Beyond::default();
+        for seg in &segs[ci..] {
+            let f = InputFile::open(seg)?;
+            // In the cut segment, skip the bad record's length field.
+            let from = if seg == &segs[ci] { end + 8 } else { 0 };
+            crate::wal::segment::salvage_after(f.bytes(), from, &mut beyond);
+        }
+        let kept_last = log.segments[..=ci]
+            .iter()
+            .rev()
+            .find_map(|s| s.read.last_index);
+        report.last_index = kept_last;
+        let kept = kept_last.unwrap_or(0);
+        // The bad record itself held the next index; records found past it
+        // and hard states recorded later say how far the log went and what
+        // etcd had committed.
+        let found = beyond
+            .entry_indices
+            .iter()
+            .copied()
+            .filter(|i| *i > kept)
+            .max();
+        let commit = beyond
+            .max_commit
+            .max(log.hard_state.map(|h| h.commit))
+            .unwrap_or(0);
+        let last = found.unwrap_or(kept).max(commit);
+        if last > kept {
+            report.dropped_indices = Some((kept + 1, last));
+        }
+        report.dropped_committed = commit.saturating_sub(kept);
+    }
+    let db = member_dir.join("snap/db");
+    if let Ok(f) = InputFile::open(&db) {
+        if let Ok(b) = crate::bolt::BoltFile::new(f.bytes()) {
+            let (facts, _) = crate::etcd::validate::read_small_buckets(&b, "");
+            if let (Some(ci), Some(last)) = (facts.consistent_index(), report.last_index) {
+                if ci > last {
+                    report.db_ahead_of_log = Some(ci);
+                }
+            }
+        }
+    }
+    Ok(report)
+}
