@@ -96,7 +96,8 @@ pub fn repair(
     let mut cut_at: Option<(usize, u64)> = None;
     if let Some((i, s, p)) = bad {
         let off = s.read.bad_offset.unwrap_or(s.read.valid_end);
-        if !(p.repairable() && i + 1 == n) && !allow_data_loss {
+        let torn_tail = p.repairable() && i + 1 == n;
+        if !torn_tail && !allow_data_loss {
             return Err(RepairError::NeedsDataLoss(s.path.clone(), off));
         }
         cut_at = Some((i, s.read.valid_end));
