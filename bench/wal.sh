@@ -19,7 +19,7 @@ if [ ! -f "$data/done" ]; then
   pid=$!
   trap 'kill $pid 2>/dev/null || true' EXIT
   for _ in $(seq 100); do ETCDCTL_API=3 etcdctl --endpoints "$ep" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
-  head -c 1000000 /dev/urandom | base64 -w0 | head -c 1000000 > "$data/value"
+  python3 -c "import os,base64; print(base64.b64encode(os.urandom(750000)).decode()[:1000000], end='')" > "$data/value"
   for i in $(seq 330); do ETCDCTL_API=3 etcdctl --endpoints "$ep" put "/bench/$((i % 40))" < "$data/value" >/dev/null; done
   kill -TERM $pid; wait $pid || true
   touch "$data/done"

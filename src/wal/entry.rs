@@ -97,11 +97,27 @@ fn request_name(field: u32) -> Option<&'static str> {
     })
 }
 
-/// Printable text as is, anything else as base64.
+/// Longest value shown in full in a summary.
+const SHOWN: usize = 200;
+
+/// Printable text as is, anything else as base64; long values are cut with
+/// their size given.
 pub fn readable(b: &[u8]) -> String {
-    match std::str::from_utf8(b) {
-        Ok(s) if s.chars().all(|c| !c.is_control()) => s.to_string(),
-        _ => format!("base64:{}", crate::etcd::records::b64::encode(b)),
+    let (shown, more) = if b.len() > SHOWN {
+        (&b[..SHOWN], format!("…({} bytes)", b.len()))
+    } else {
+        (b, String::new())
+    };
+    match std::str::from_utf8(shown) {
+        Ok(s) if s.chars().all(|c| !c.is_control()) => format!("{s}{more}"),
+        // A cut inside a multi-byte character is still text.
+        Err(e) if e.error_len().is_none() && e.valid_up_to() > 0 => {
+            format!(
+                "{}{more}",
+                String::from_utf8_lossy(&shown[..e.valid_up_to()])
+            )
+        }
+        _ => format!("base64:{}{more}", crate::etcd::records::b64::encode(shown)),
     }
 }
 
