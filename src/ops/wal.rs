@@ -112,6 +112,13 @@ pub struct DumpRow {
     pub data: Option<EntryData>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// At or below the last hard state's commit index.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed: Option<bool>,
+    /// Replaced by a later entry at the same index (a raft log truncation):
+    /// etcd's ReadAll drops it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub superseded: bool,
 }
 
 /// Filters of `wal dump`.
@@ -143,6 +150,8 @@ pub fn dump(member_dir: &Path, filter: &DumpFilter) -> std::io::Result<(LogRepor
             entry_type: None,
             data: None,
             detail: None,
+            committed: None,
+            superseded: false,
         };
         match payload {
             Payload::Entry(e) => {
@@ -201,6 +210,20 @@ pub fn dump(member_dir: &Path, filter: &DumpFilter) -> std::io::Result<(LogRepor
             }
         }
     })?;
+    // ReadAll: a later entry at index i replaces every earlier one at i or
+    // above; only entries up to the last hard state's commit are committed.
+    let commit = r.hard_state.map_or(0, |h| h.commit);
+    let mut live: Vec<(u64, usize)> = Vec::new();
+    for k in 0..rows.len() {
+        let Some(i) = rows[k].index else { continue };
+        while live.last().is_some_and(|(j, _)| *j >= i) {
+            if let Some((_, pos)) = live.pop() {
+                rows[pos].superseded = true;
+            }
+        }
+        live.push((i, k));
+        rows[k].committed = Some(i <= commit);
+    }
     Ok((r, rows))
 }
 
@@ -225,7 +248,14 @@ pub fn row_text(r: &DumpRow) -> String {
                 } => format!("{change} id={node_id:x} {context}"),
                 EntryData::Unknown { reason } => format!("??? {reason}"),
             };
-            format!("{t}\t{i}\t{}\t{what}", r.entry_type.unwrap_or(""))
+            let mark = if r.superseded {
+                " (superseded)"
+            } else if r.committed == Some(false) {
+                " (not committed)"
+            } else {
+                ""
+            };
+            format!("{t}\t{i}\t{}\t{what}{mark}", r.entry_type.unwrap_or(""))
         }
         _ => format!(
             "{}@{} {}: {}",
