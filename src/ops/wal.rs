@@ -224,6 +224,9 @@ pub fn dump(member_dir: &Path, filter: &DumpFilter) -> std::io::Result<(LogRepor
         live.push((i, k));
         rows[k].committed = Some(i <= commit);
     }
+    for row in rows.iter_mut().filter(|r| r.superseded) {
+        row.committed = Some(false);
+    }
     Ok((r, rows))
 }
 
