@@ -90,14 +90,6 @@ fn predicted(dir: &Path) -> Value {
     v["boot"].clone()
 }
 
-fn wal_segment(dir: &Path) -> std::path::PathBuf {
-    std::fs::read_dir(dir.join("member/wal"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "wal"))
-        .unwrap()
-}
-
 #[test]
 fn predictions_match_etcd() {
     if !have_etcd() {
@@ -123,36 +115,18 @@ fn predictions_match_etcd() {
         ("WAL cut mid record", |d| {
             let seg = wal_segment(d);
             let b = std::fs::read(&seg).unwrap();
-            let recs: Vec<(u64, u64)> = etcd_rescue::wal::WalRecords::new(&b)
-                .map(|r| r.unwrap())
-                .map(|r| (r.offset, r.framed_len))
-                .collect();
+            let recs = record_spans(&b);
             let (off, len) = recs[recs.len() - 2];
             std::fs::write(&seg, &b[..(off + len / 2) as usize]).unwrap();
         }),
         ("WAL byte flipped mid log", |d| {
             let seg = wal_segment(d);
             let mut b = std::fs::read(&seg).unwrap();
-            let recs: Vec<(u64, u64)> = etcd_rescue::wal::WalRecords::new(&b)
-                .map(|r| r.unwrap())
-                .map(|r| (r.offset, r.framed_len))
-                .collect();
+            let recs = record_spans(&b);
             // A mid-log record whose sector pieces all hold data: corruption.
             let &(off, len) = recs[recs.len() / 2..]
                 .iter()
-                .find(|(o, l)| {
-                    *l > 64 && {
-                        let (s, e) = (*o as usize + 8, (*o + *l) as usize);
-                        let mut p = s;
-                        let mut ok = true;
-                        while p < e {
-                            let x = ((p / 512 + 1) * 512).min(e);
-                            ok &= b[p..x].iter().any(|c| *c != 0);
-                            p = x;
-                        }
-                        ok
-                    }
-                })
+                .find(|(o, l)| *l > 64 && no_zero_sector_piece(&b, *o, *l))
                 .unwrap();
             b[(off + len / 2) as usize] ^= 1;
             std::fs::write(&seg, b).unwrap();
@@ -160,15 +134,7 @@ fn predictions_match_etcd() {
     ];
     let mut wrong = Vec::new();
     for (name, damage) in cases {
-        let tmp = tempfile::tempdir().unwrap();
-        let d = tmp.path().join("etcd");
-        assert!(Command::new("cp")
-            .arg("-a")
-            .arg(data_dir())
-            .arg(&d)
-            .status()
-            .unwrap()
-            .success());
+        let (_tmp, d) = copy_fixture();
         damage(&d);
         let boot = predicted(&d);
         let says = boot["starts"].as_bool().unwrap_or(false);
@@ -193,21 +159,10 @@ fn etcd_starts_on_repaired_logs() {
         return;
     }
     for (name, allow) in [("torn tail", false), ("mid-log corruption", true)] {
-        let tmp = tempfile::tempdir().unwrap();
-        let d = tmp.path().join("etcd");
-        assert!(Command::new("cp")
-            .arg("-a")
-            .arg(data_dir())
-            .arg(&d)
-            .status()
-            .unwrap()
-            .success());
+        let (tmp, d) = copy_fixture();
         let seg = wal_segment(&d);
         let mut b = std::fs::read(&seg).unwrap();
-        let recs: Vec<(u64, u64)> = etcd_rescue::wal::WalRecords::new(&b)
-            .map(|r| r.unwrap())
-            .map(|r| (r.offset, r.framed_len))
-            .collect();
+        let recs = record_spans(&b);
         if allow {
             let (off, len) = recs[recs.len() / 2];
             for x in &mut b[(off + 8) as usize..(off + len) as usize] {

@@ -9,20 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn copy_member() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let d = tmp.path().join("etcd");
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(data_dir())
-        .arg(&d)
-        .status()
-        .unwrap()
-        .success());
-    let seg = std::fs::read_dir(d.join("member/wal"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "wal"))
-        .unwrap();
+    let (tmp, d) = copy_fixture();
+    let seg = wal_segment(&d);
     (tmp, d, seg)
 }
 
@@ -39,11 +27,7 @@ fn verify(d: &Path) -> (i32, Value) {
 
 /// Offsets of the records of a segment (from our own framing reader).
 fn record_offsets(seg: &Path) -> Vec<(u64, u64)> {
-    let b = std::fs::read(seg).unwrap();
-    etcd_rescue::wal::WalRecords::new(&b)
-        .map(|r| r.unwrap())
-        .map(|r| (r.offset, r.framed_len))
-        .collect()
+    record_spans(&std::fs::read(seg).unwrap())
 }
 
 #[test]
@@ -71,21 +55,9 @@ fn flipped_byte_mid_log_is_a_crc_mismatch_at_its_record() {
     let mut b = std::fs::read(&seg).unwrap();
     // A record none of whose 512-byte sector pieces is all zero: etcd's torn
     // test cannot call its damage a torn write, so it is corruption.
-    let no_zero_piece = |off: u64, len: u64| {
-        let (start, end) = (off as usize + 8, (off + len) as usize);
-        let mut p = start;
-        while p < end {
-            let e = ((p / 512 + 1) * 512).min(end);
-            if b[p..e].iter().all(|x| *x == 0) {
-                return false;
-            }
-            p = e;
-        }
-        true
-    };
     let &(off, len) = recs[recs.len() / 2..]
         .iter()
-        .find(|(o, l)| *l > 64 && no_zero_piece(*o, *l))
+        .find(|(o, l)| *l > 64 && no_zero_sector_piece(&b, *o, *l))
         .expect("a record without zero sector pieces");
     b[(off + len / 2) as usize] ^= 0x01; // inside the record's data
     std::fs::write(&seg, &b).unwrap();
@@ -140,14 +112,7 @@ fn cut_mid_record_is_a_torn_tail() {
 
 #[test]
 fn every_truncation_and_flip_is_classified_without_panic() {
-    let b = std::fs::read(
-        std::fs::read_dir(data_dir().join("member/wal"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| p.extension().is_some_and(|e| e == "wal"))
-            .unwrap(),
-    )
-    .unwrap();
+    let b = std::fs::read(wal_segment(&data_dir())).unwrap();
     // Truncate at every 8-byte boundary of the first 64 KiB, flip every 97th byte.
     for cut in (0..b.len().min(65536)).step_by(8) {
         let mut crc = 0;

@@ -304,7 +304,7 @@ pub fn leaf_pages<'a>(
 ) -> (Vec<NodePage<'a>>, Vec<CursorDamage>) {
     let mut visited = PageSet::new(file.addressable_pages(hwm));
     let mut leaves = Vec::new();
-    let mut damage = Vec::new();
+    let mut lost = Vec::new();
     // (page, parent, lower bound, upper bound)
     type Visit<'k> = (u64, Option<u64>, Option<&'k [u8]>, Option<&'k [u8]>);
     let mut stack: Vec<Visit<'a>> = vec![(root, None, None, None)];
@@ -312,7 +312,7 @@ pub fn leaf_pages<'a>(
         let node = match open_node(file, &mut visited, id, hwm) {
             Ok(n) => n,
             Err(reason) => {
-                damage.push(damage_of(id, parent, lower, upper, reason));
+                lost.push(damage(id, parent, lower, upper, reason));
                 continue;
             }
         };
@@ -331,15 +331,5 @@ pub fn leaf_pages<'a>(
             _ => {}
         }
     }
-    (leaves, damage)
-}
-
-fn damage_of(
-    page: u64,
-    parent: Option<u64>,
-    lower: Option<&[u8]>,
-    upper: Option<&[u8]>,
-    reason: String,
-) -> CursorDamage {
-    damage(page, parent, lower, upper, reason)
+    (leaves, lost)
 }

@@ -99,3 +99,49 @@ pub fn put_u16(b: &mut [u8], off: usize, v: u16) {
 pub fn put_u32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_le_bytes());
 }
+
+/// A copy of the fixture data dir in a temp dir (damage it freely).
+pub fn copy_fixture() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("etcd");
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(data_dir())
+        .arg(&d)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    (tmp, d)
+}
+
+/// The (first) WAL segment of a data dir.
+pub fn wal_segment(dir: &std::path::Path) -> PathBuf {
+    std::fs::read_dir(dir.join("member/wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "wal"))
+        .unwrap()
+}
+
+/// (offset, framed length) of every record of a WAL segment's bytes.
+pub fn record_spans(b: &[u8]) -> Vec<(u64, u64)> {
+    etcd_rescue::wal::WalRecords::new(b)
+        .map(|r| r.unwrap())
+        .map(|r| (r.offset, r.framed_len))
+        .collect()
+}
+
+/// Whether every 512-byte sector piece of the record at `off` holds data:
+/// etcd's torn-write test can then not call damage to it a torn write.
+pub fn no_zero_sector_piece(b: &[u8], off: u64, len: u64) -> bool {
+    let (start, end) = (off as usize + 8, (off + len) as usize);
+    let mut p = start;
+    while p < end {
+        let e = ((p / 512 + 1) * 512).min(end);
+        if b[p..e].iter().all(|x| *x == 0) {
+            return false;
+        }
+        p = e;
+    }
+    true
+}
