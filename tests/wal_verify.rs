@@ -216,3 +216,30 @@ fn dump_resolves_overwritten_entries_as_read_all_does() {
         ]
     );
 }
+
+#[test]
+fn raw_dump_walks_past_the_damage() {
+    let (_t, d, seg) = copy_member();
+    let recs = record_offsets(&seg);
+    let mut b = std::fs::read(&seg).unwrap();
+    let &(off, len) = recs[recs.len() / 2..]
+        .iter()
+        .find(|(o, l)| *l > 64 && no_zero_sector_piece(&b, *o, *l))
+        .unwrap();
+    b[(off + len / 2) as usize] ^= 0x01;
+    std::fs::write(&seg, &b).unwrap();
+    let filter = etcd_rescue::ops::wal::DumpFilter {
+        raw: true,
+        ..Default::default()
+    };
+    let (_, rows) = etcd_rescue::ops::wal::dump(&d.join("member"), &filter).unwrap();
+    let bad = rows
+        .iter()
+        .position(|r| r.record == "damaged")
+        .expect("the damaged record is shown");
+    assert_eq!(rows[bad].offset, off);
+    // Every record after the damaged one is still listed, with its offset.
+    let after: Vec<u64> = rows[bad + 1..].iter().map(|r| r.offset).collect();
+    let want: Vec<u64> = recs.iter().map(|r| r.0).filter(|o| *o > off).collect();
+    assert_eq!(after, want);
+}

@@ -210,6 +210,83 @@ pub fn dump(member_dir: &Path, filter: &DumpFilter) -> std::io::Result<(LogRepor
             }
         }
     })?;
+    if filter.raw {
+        // Past the first bad record etcd reads nothing; raw mode goes on,
+        // resynchronising on record boundaries, and says so on every row.
+        for seg in r.segments.iter().filter(|s| s.read.problem.is_some()) {
+            let bad = seg.read.bad_offset.unwrap_or(seg.read.valid_end);
+            let file = seg
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            rows.push(DumpRow {
+                file: file.clone(),
+                offset: bad,
+                record: "damaged",
+                term: None,
+                index: None,
+                entry_type: None,
+                data: None,
+                detail: seg.read.problem.as_ref().map(|p| p.describe()),
+                committed: None,
+                superseded: false,
+            });
+            let f = crate::mmap::InputFile::open(&seg.path)?;
+            crate::wal::segment::resync(f.bytes(), bad + 8, &mut |rec, payload| {
+                let (record, term, index, detail) = match payload {
+                    Payload::Entry(e) => (
+                        "entry",
+                        Some(e.term),
+                        Some(e.index),
+                        Some(format!("term={} index={}", e.term, e.index)),
+                    ),
+                    Payload::State(h) => (
+                        "hard-state",
+                        None,
+                        None,
+                        Some(format!(
+                            "term={} vote={:x} commit={}",
+                            h.term, h.vote, h.commit
+                        )),
+                    ),
+                    Payload::Metadata(m) => (
+                        "metadata",
+                        None,
+                        None,
+                        Some(format!(
+                            "node_id={:x} cluster_id={:x}",
+                            m.node_id, m.cluster_id
+                        )),
+                    ),
+                    Payload::Crc(c) => ("crc", None, None, Some(format!("{c:#010x}"))),
+                    Payload::Snapshot(s) => (
+                        "snapshot",
+                        None,
+                        None,
+                        Some(format!("index={} term={}", s.index, s.term)),
+                    ),
+                    Payload::Unknown(_) => return,
+                };
+                rows.push(DumpRow {
+                    file: file.clone(),
+                    offset: rec.offset,
+                    record,
+                    term,
+                    index,
+                    entry_type: None,
+                    data: None,
+                    detail: Some(format!(
+                        "{}past the damage: CRC not checked, etcd does not read this",
+                        detail.map_or(String::new(), |d| d + "; ")
+                    )),
+                    committed: None,
+                    superseded: false,
+                });
+            });
+        }
+        return Ok((r, rows));
+    }
     // ReadAll: a later entry at index i replaces every earlier one at i or
     // above; only entries up to the last hard state's commit are committed.
     let commit = r.hard_state.map_or(0, |h| h.commit);

@@ -325,34 +325,48 @@ pub struct Beyond {
     pub max_commit: Option<u64>,
 }
 
-/// Scan `bytes` from offset `from` (rounded up to 8) for well-formed records.
-pub fn salvage_after(bytes: &[u8], from: u64, into: &mut Beyond) {
+/// Walk `bytes` from offset `from` (rounded up to 8), resynchronising on
+/// 8-byte boundaries: every well-formed record found is visited (CRCs are
+/// not checked: past a corruption the chain is lost).
+pub fn resync<'a>(bytes: &'a [u8], from: u64, visit: &mut dyn FnMut(&WalRecord<'a>, Payload<'a>)) {
     let mut pos = (from as usize + 7) & !7;
     while pos + 8 <= bytes.len() {
         let mut it = WalRecords::new(&bytes[pos..]);
-        let good = match it.next() {
-            Some(Ok(rec)) => match rec.kind() {
-                RecordType::Entry => match Entry::decode(rec.data) {
-                    Ok(e) if e.index > 0 && e.term > 0 && e.entry_type <= 2 => {
-                        into.entry_indices.push(e.index);
-                        Some(rec.framed_len)
+        let found = match it.next() {
+            Some(Ok(mut rec)) => {
+                let payload = match rec.kind() {
+                    RecordType::Entry => Entry::decode(rec.data)
+                        .ok()
+                        .filter(|e| e.index > 0 && e.term > 0 && e.entry_type <= 2)
+                        .map(Payload::Entry),
+                    RecordType::State => HardState::decode(rec.data)
+                        .ok()
+                        .filter(|h| h.term > 0)
+                        .map(Payload::State),
+                    RecordType::Metadata => Metadata::decode(rec.data).ok().map(Payload::Metadata),
+                    RecordType::Crc => Some(Payload::Crc(rec.crc)),
+                    RecordType::Snapshot => {
+                        SnapshotRecord::decode(rec.data).ok().map(Payload::Snapshot)
                     }
-                    _ => None,
-                },
-                RecordType::State => match HardState::decode(rec.data) {
-                    Ok(h) if h.term > 0 => {
-                        into.max_commit = into.max_commit.max(Some(h.commit));
-                        Some(rec.framed_len)
-                    }
-                    _ => None,
-                },
-                RecordType::Metadata | RecordType::Crc | RecordType::Snapshot => {
-                    Some(rec.framed_len)
-                }
-                RecordType::Unknown(_) => None,
-            },
+                    RecordType::Unknown(_) => None,
+                };
+                payload.map(|p| {
+                    rec.offset += pos as u64;
+                    visit(&rec, p);
+                    rec.framed_len
+                })
+            }
             _ => None,
         };
-        pos += good.map_or(8, |l| l as usize);
+        pos += found.map_or(8, |l| l as usize);
     }
+}
+
+/// Scan `bytes` from offset `from` for entries and hard states.
+pub fn salvage_after(bytes: &[u8], from: u64, into: &mut Beyond) {
+    resync(bytes, from, &mut |_, p| match p {
+        Payload::Entry(e) => into.entry_indices.push(e.index),
+        Payload::State(h) => into.max_commit = into.max_commit.max(Some(h.commit)),
+        _ => {}
+    });
 }
