@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Run a command; print JSON with its wall time, exit code, and peak
+"""Run a command; print one JSON line with its wall time, exit code, peak
 anonymous memory (RssAnon sampled from /proc every 10 ms: heap and stacks,
-not the file mapping) and peak RSS (VmHWM)."""
-import json, subprocess, sys, time
+not the file mapping), peak RSS (VmHWM, which includes the mapped file's
+pages), and the last lines of its output (stdout and stderr)."""
+import collections, json, subprocess, sys, threading, time
 
 def status(pid):
     out = {}
@@ -17,8 +18,11 @@ def status(pid):
     return out
 
 cmd = sys.argv[1:]
+tail = collections.deque(maxlen=20)
 start = time.perf_counter()
-p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+reader = threading.Thread(target=lambda: [tail.append(l) for l in p.stdout], daemon=True)
+reader.start()
 peak_anon = peak_hwm = 0
 while p.poll() is None:
     s = status(p.pid)
@@ -26,5 +30,7 @@ while p.poll() is None:
     peak_hwm = max(peak_hwm, s.get("VmHWM", 0))
     time.sleep(0.01)
 wall = time.perf_counter() - start
+reader.join(5)
 print(json.dumps({"cmd": cmd, "seconds": wall, "exit": p.returncode,
-                  "peak_anon_mb": peak_anon / 1024, "peak_rss_mb": peak_hwm / 1024}))
+                  "peak_anon_mb": peak_anon / 1024, "peak_rss_mb": peak_hwm / 1024,
+                  "output_tail": b"".join(tail).decode("utf-8", "replace").rstrip()}))

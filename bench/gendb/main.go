@@ -84,33 +84,66 @@ func main() {
 	}
 	rng := rand.New(rand.NewSource(*seed))
 	state := make([]keyState, *keys)
+	// Kubernetes-like key names: mostly pods, then the other busy kinds.
+	kinds := []struct{ prefix, obj string }{
+		{"/registry/pods", "pod"}, {"/registry/pods", "pod"}, {"/registry/pods", "pod"},
+		{"/registry/events", "event"}, {"/registry/configmaps", "cm"}, {"/registry/secrets", "secret"},
+		{"/registry/services/endpoints", "svc"}, {"/registry/replicasets", "rs"},
+		{"/registry/leases/kube-node-lease", "node"}, {"/registry/serviceaccounts", "sa"},
+	}
 	name := func(i int) []byte {
-		return []byte(fmt.Sprintf("/registry/pods/ns-%04d/pod-%08d", i%1000, i))
+		k := kinds[i%len(kinds)]
+		if k.obj == "node" {
+			return []byte(fmt.Sprintf("%s/%s-%07d", k.prefix, k.obj, i))
+		}
+		return []byte(fmt.Sprintf("%s/ns-%04d/%s-%08d", k.prefix, (i/len(kinds))%1000, k.obj, i))
 	}
 	payload := make([]byte, 64*1024)
 	for i := range payload {
 		payload[i] = byte('a' + rng.Intn(26))
 	}
 	start := time.Now()
-	rev := int64(1)
-	written := 0
+	rev := int64(1) // etcd's first write is revision 2
+	written, tombs, large := 0, 0, 0
 	leaseIDs := []int64{0x694d77e8c1e00001, 0x694d77e8c1e00002, 0x694d77e8c1e00003}
 	for written < *revs {
 		err := db.Update(func(tx *bolt.Tx) error {
 			b := tx.Bucket([]byte("key"))
 			b.FillPercent = 0.9
 			var buf []byte
+			var sub int64
+			ops := 0 // changes left in the current revision
+			var inRev []int
 			for n := 0; n < *batch && written < *revs; n++ {
-				rev++
+				if ops == 0 {
+					// Most revisions hold one change; ~1% are txns or lease
+					// revocations with 2-4 changes (sub revisions 0, 1, ...).
+					rev, sub, ops, inRev = rev+1, 0, 1, inRev[:0]
+					if *keys >= 16 && rng.Intn(100) == 0 {
+						ops = 2 + rng.Intn(3)
+					}
+				} else {
+					sub++
+				}
+				ops--
 				// The first pass creates every key; later ones update or delete.
+				// A key changes at most once per revision.
 				i := written
 				if written >= *keys {
+				pick:
 					i = rng.Intn(*keys)
+					for _, j := range inRev {
+						if j == i {
+							goto pick
+						}
+					}
 				}
+				inRev = append(inRev, i)
 				st := &state[i]
 				tomb := st.live && rng.Intn(50) == 0
 				buf = buf[:0]
 				if tomb {
+					tombs++
 					buf = bytesField(buf, 1, name(i))
 					st.live = false
 				} else {
@@ -121,6 +154,7 @@ func main() {
 					size := *vsize/2 + rng.Intn(*vsize)
 					if rng.Intn(100) == 0 {
 						size = 4096 + rng.Intn(3*4096)
+						large++
 					}
 					off := rng.Intn(len(payload) - size)
 					buf = bytesField(buf, 1, name(i))
@@ -132,7 +166,7 @@ func main() {
 						buf = field(buf, 6, uint64(leaseIDs[i%3]))
 					}
 				}
-				if err := b.Put(revKey(rev, 0, tomb), append([]byte(nil), buf...)); err != nil {
+				if err := b.Put(revKey(rev, sub, tomb), append([]byte(nil), buf...)); err != nil {
 					return err
 				}
 				written++
@@ -174,5 +208,13 @@ func main() {
 	}
 	db.Close()
 	fi, _ := os.Stat(*out)
-	fmt.Printf("wrote %s: %d bytes, %d revisions over %d keys in %.1fs\n", *out, fi.Size(), written, *keys, time.Since(start).Seconds())
+	live := 0
+	for _, st := range state {
+		if st.live {
+			live++
+		}
+	}
+	fmt.Printf("wrote %s: %d bytes, %d revision entries (%d tombstones, %d values over 4096 bytes) "+
+		"over %d keys (%d live), main revisions 2..%d, in %.1fs\n",
+		*out, fi.Size(), written, tombs, large, *keys, live, rev, time.Since(start).Seconds())
 }
