@@ -24,14 +24,6 @@ fn have_etcd() -> bool {
     ok
 }
 
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Start etcd on `dir`; true when it serves within the time limit.
 fn etcd_starts(dir: &Path) -> bool {
     let (c, p) = (port(), port());
@@ -120,16 +112,7 @@ fn predictions_match_etcd() {
             std::fs::write(&seg, &b[..(off + len / 2) as usize]).unwrap();
         }),
         ("WAL byte flipped mid log", |d| {
-            let seg = wal_segment(d);
-            let mut b = std::fs::read(&seg).unwrap();
-            let recs = record_spans(&b);
-            // A mid-log record whose sector pieces all hold data: corruption.
-            let &(off, len) = recs[recs.len() / 2..]
-                .iter()
-                .find(|(o, l)| *l > 64 && no_zero_sector_piece(&b, *o, *l))
-                .unwrap();
-            b[(off + len / 2) as usize] ^= 1;
-            std::fs::write(&seg, b).unwrap();
+            corrupt_mid_log_record(&wal_segment(d));
         }),
     ];
     let mut wrong = Vec::new();

@@ -9,14 +9,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Write ~70 MB through etcd so the WAL cuts to a second segment, with a
 /// small snapshot count so several .snap files exist; stop cleanly.
 fn generate(dir: &Path) -> bool {

@@ -51,16 +51,7 @@ fn clean_log_reads_to_the_hard_state() {
 #[test]
 fn flipped_byte_mid_log_is_a_crc_mismatch_at_its_record() {
     let (_t, d, seg) = copy_member();
-    let recs = record_offsets(&seg);
-    let mut b = std::fs::read(&seg).unwrap();
-    // A record none of whose 512-byte sector pieces is all zero: etcd's torn
-    // test cannot call its damage a torn write, so it is corruption.
-    let &(off, len) = recs[recs.len() / 2..]
-        .iter()
-        .find(|(o, l)| *l > 64 && no_zero_sector_piece(&b, *o, *l))
-        .expect("a record without zero sector pieces");
-    b[(off + len / 2) as usize] ^= 0x01; // inside the record's data
-    std::fs::write(&seg, &b).unwrap();
+    let off = corrupt_mid_log_record(&seg);
     let (code, v) = verify(&d);
     assert_eq!(code, 1);
     let f = &v["findings"][0];
@@ -221,13 +212,7 @@ fn dump_resolves_overwritten_entries_as_read_all_does() {
 fn raw_dump_walks_past_the_damage() {
     let (_t, d, seg) = copy_member();
     let recs = record_offsets(&seg);
-    let mut b = std::fs::read(&seg).unwrap();
-    let &(off, len) = recs[recs.len() / 2..]
-        .iter()
-        .find(|(o, l)| *l > 64 && no_zero_sector_piece(&b, *o, *l))
-        .unwrap();
-    b[(off + len / 2) as usize] ^= 0x01;
-    std::fs::write(&seg, &b).unwrap();
+    let off = corrupt_mid_log_record(&seg);
     let filter = etcd_rescue::ops::wal::DumpFilter {
         raw: true,
         ..Default::default()

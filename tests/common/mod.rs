@@ -145,3 +145,27 @@ pub fn no_zero_sector_piece(b: &[u8], off: u64, len: u64) -> bool {
     }
     true
 }
+
+/// A free loopback port.
+pub fn port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Flip one byte in the data of a mid-log record none of whose sector
+/// pieces is all zero (so etcd's torn test cannot call it torn); returns
+/// the record's offset.
+pub fn corrupt_mid_log_record(seg: &std::path::Path) -> u64 {
+    let mut b = std::fs::read(seg).unwrap();
+    let recs = record_spans(&b);
+    let &(off, len) = recs[recs.len() / 2..]
+        .iter()
+        .find(|(o, l)| *l > 64 && no_zero_sector_piece(&b, *o, *l))
+        .expect("a record without zero sector pieces");
+    b[(off + len / 2) as usize] ^= 0x01;
+    std::fs::write(seg, &b).unwrap();
+    off
+}
