@@ -107,6 +107,15 @@ impl Findings {
         }
     }
 
+    /// The first kept error finding whose code is in `codes`, or a
+    /// stand-in naming a code whose findings were all capped.
+    pub fn first_error_of(&self, codes: &[&str]) -> Option<Finding> {
+        self.items
+            .iter()
+            .find(|f| f.severity == Severity::Error && codes.contains(&f.code))
+            .cloned()
+    }
+
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|f| f.severity == Severity::Error)
             || self.suppressed.values().any(|(s, _)| *s == Severity::Error)

@@ -3,84 +3,10 @@
 //! ports) and we see whether it serves or exits.
 
 mod common;
+use common::etcd::*;
 use common::*;
-use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn have_etcd() -> bool {
-    let ok = Command::new("etcd")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("CI").is_err(),
-            "etcd 3.4 is needed (apt-get install etcd-server etcd-client)"
-        );
-        eprintln!("SKIPPED: etcd not installed");
-    }
-    ok
-}
-
-/// Start etcd on `dir`; true when it serves within the time limit.
-fn etcd_starts(dir: &Path) -> bool {
-    let (c, p) = (port(), port());
-    let client = format!("http://127.0.0.1:{c}");
-    let mut child = Command::new("etcd")
-        .args(["--name", "n1", "--data-dir"])
-        .arg(dir)
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args(["--listen-peer-urls", &format!("http://127.0.0.1:{p}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let mut serving = false;
-    while start.elapsed() < Duration::from_secs(15) {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        let health = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args([
-                "--endpoints",
-                &client,
-                "--user",
-                "root:rootpw",
-                "--dial-timeout",
-                "1s",
-                "endpoint",
-                "health",
-            ])
-            .output()
-            .unwrap();
-        if health.status.success() {
-            serving = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    serving
-}
-
-fn predicted(dir: &Path) -> Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_etcd-rescue"))
-        .args(["check", dir.to_str().unwrap(), "-o", "json"])
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    v["boot"].clone()
-}
+use std::process::Command;
 
 #[test]
 fn predictions_match_etcd() {

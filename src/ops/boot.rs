@@ -28,6 +28,23 @@ pub struct Boot {
     pub steps: Vec<BootStep>,
 }
 
+impl Boot {
+    /// Record something found outside the log and db that keeps etcd from
+    /// serving (member identity).
+    pub fn block(&mut self, what: String, advice: &str) {
+        if self.starts {
+            self.summary = what.clone();
+        }
+        self.starts = false;
+        step(
+            &mut self.steps,
+            crate::findings::Severity::Error,
+            what,
+            advice,
+        );
+    }
+}
+
 fn step(
     steps: &mut Vec<BootStep>,
     severity: crate::findings::Severity,
@@ -41,14 +58,47 @@ fn step(
     });
 }
 
+/// Damage in the db that stops etcd 3.4 before it serves: bbolt refuses to
+/// open a file with no valid meta; with no persisted freelist (etcd 3.4's
+/// NoFreelistSync) bbolt walks every reachable page when it opens the file
+/// and panics on a page of no known type, a page id past the high-water
+/// mark, a page reached twice, or faults (SIGBUS) on a page past the end of
+/// the file; and etcd's index rebuild reads every revision, failing on one
+/// whose key or value does not decode.
+pub const DB_BLOCKERS: &[&str] = &[
+    "bolt.meta.no-valid",
+    "bolt.meta.none-usable",
+    "bolt.meta.missing",
+    "bolt.file.short",
+    "bolt.page.beyond-eof",
+    "bolt.page.out-of-bounds",
+    "bolt.page.overflow-out-of-bounds",
+    "bolt.page.invalid-type",
+    "bolt.page.zeroed",
+    "bolt.page.multiple-references",
+    "bolt.page.cycle",
+    "bolt.element.outside-page",
+    "bolt.element.flags",
+    "bolt.bucket.header",
+    "bolt.bucket.inline",
+    "bolt.bucket.root-non-bucket",
+    "etcd.key.value-decode",
+    "etcd.key.revision-key",
+];
+
+/// What boot prediction needs to know of the db.
+#[derive(Debug, Clone, Default)]
+pub struct DbState {
+    pub present: bool,
+    pub consistent_index: Option<u64>,
+    /// The first finding that stops etcd (one of [`DB_BLOCKERS`]).
+    pub blocker: Option<crate::findings::Finding>,
+}
+
 /// Predict etcd 3.4's start on `member_dir`.
-pub fn predict(
-    member_dir: &Path,
-    db_consistent_index: Option<u64>,
-    db_present: bool,
-    log: &LogReport,
-    snaps: &[SnapFile],
-) -> Boot {
+pub fn predict(member_dir: &Path, db: &DbState, log: &LogReport, snaps: &[SnapFile]) -> Boot {
+    let db_consistent_index = db.consistent_index;
+    let db_present = db.present;
     use crate::findings::Severity::{Error, Info, Warning};
     let mut steps = Vec::new();
     let mut starts = true;
@@ -95,7 +145,8 @@ pub fn predict(
         }
     }
     for p in &log.problems {
-        if p.fatal {
+        // Index gaps depend on the snapshot ReadAll starts from: judged below.
+        if p.fatal && p.code != "wal.entry.index-gap" {
             starts = false;
             if summary.is_empty() {
                 summary = p.message.clone();
@@ -183,6 +234,23 @@ pub fn predict(
             }
         }
     }
+    // 2b. ReadAll's index rule from that snapshot on.
+    if let Some(g) = log.read_all_gap(snap_index) {
+        starts = false;
+        summary = format!(
+            "etcd fails to read the WAL (slice out of range): {} offset {} holds index {} after index {}",
+            g.path.display(),
+            g.offset,
+            g.found,
+            g.after
+        );
+        step(
+            &mut steps,
+            Error,
+            summary.clone(),
+            "entries are missing from the log: rebuild the member from its db (`etcdctl snapshot restore member/snap/db --skip-hash-check`), or remove and re-add it in a multi-member cluster",
+        );
+    }
     // 3. The db must be at least as new as the snapshot.
     let ci = if db_present {
         db_consistent_index.unwrap_or(0)
@@ -218,12 +286,7 @@ pub fn predict(
         }
     }
     // 4. Entries etcd re-applies, and entries the db has but the log lost.
-    let last = log
-        .segments
-        .iter()
-        .rev()
-        .find_map(|s| s.read.last_index)
-        .unwrap_or(0);
+    let last = log.last_index().unwrap_or(0);
     if commit > ci {
         step(
             &mut steps,
@@ -249,6 +312,30 @@ pub fn predict(
             Error,
             summary.clone(),
             "the log lost entries the db holds: rebuild the member from its db instead (`etcdctl snapshot restore member/snap/db --skip-hash-check` into a new data dir), or remove and re-add it in a multi-member cluster",
+        );
+    }
+    // 5. The db must open and its revisions must load.
+    if let Some(f) = &db.blocker {
+        starts = false;
+        let fatal = if f.code.starts_with("etcd.") {
+            "etcd's index rebuild at start fails on it (cannot unmarshal)"
+        } else if f.code.starts_with("bolt.meta") {
+            "bbolt refuses to open the db"
+        } else {
+            "bbolt walks every reachable page when it opens a db without a persisted freelist, and panics or faults (SIGBUS) on it"
+        };
+        let s = format!(
+            "the db is damaged where etcd reads at start: {}: {fatal}",
+            f.message
+        );
+        if summary.is_empty() {
+            summary = s.clone();
+        }
+        step(
+            &mut steps,
+            Error,
+            s,
+            "repair the db into a new snapshot (`etcd-rescue repair`, then `etcdctl snapshot restore`), or restore a backup; in a multi-member cluster remove and re-add the member",
         );
     }
     if summary.is_empty() {

@@ -100,7 +100,7 @@ pub struct DbCheck {
 pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
     // A member dir without a db is still checked: its WAL and snaps, and
     // what etcd will do (it cannot start on it).
-    let (mut findings, summary, consistent_index, trailer, name) =
+    let (mut findings, summary, consistent_index, trailer, name, members) =
         match (&input.db, &input.member_dir) {
             (None, Some(member)) => {
                 let mut f = Findings::default();
@@ -110,20 +110,36 @@ pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
                     "the db (member/snap/db) is missing: the keyspace is gone from this member"
                         .into(),
                 ));
-                (f, None, None, None, member.display().to_string())
+                (f, None, None, None, member.display().to_string(), None)
             }
             _ => {
                 let db = OpenDb::open(input)?;
                 let c = check_db(&db)?;
                 let ci = c.facts.consistent_index();
-                (c.findings, Some(c.summary), ci, c.trailer, db.name())
+                let members = (c.facts.members.clone(), c.facts.removed_members.clone());
+                (
+                    c.findings,
+                    Some(c.summary),
+                    ci,
+                    c.trailer,
+                    db.name(),
+                    Some(members),
+                )
             }
         };
     let mut wal = None;
     let mut boot = None;
     if let Some(member) = &input.member_dir {
-        if let Ok((r, f)) = super::wal::verify(member) {
-            findings.extend(f);
+        let mut changes = Vec::new();
+        let read = crate::wal::log::read_log(&member.join("wal"), &mut |_, _, p| {
+            if let crate::wal::segment::Payload::Entry(e) = p {
+                if e.entry_type == 1 {
+                    changes.extend(super::identity::ConfChange::decode(e.index, e.data));
+                }
+            }
+        });
+        if let Ok(r) = read {
+            findings.extend(super::wal::findings(&r));
             let snaps = crate::snap::read_all(member);
             for sf in &snaps {
                 if let Some(p) = &sf.problem {
@@ -134,13 +150,38 @@ pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
                     ));
                 }
             }
-            boot = Some(super::boot::predict(
-                member,
+            let db = super::boot::DbState {
+                present: input.db.is_some(),
                 consistent_index,
-                input.db.is_some(),
-                &r,
-                &snaps,
-            ));
+                blocker: findings.first_error_of(super::boot::DB_BLOCKERS),
+            };
+            let mut b = super::boot::predict(member, &db, &r, &snaps);
+            let loaded = b
+                .loads_snap
+                .as_ref()
+                .and_then(|p| snaps.iter().find(|s| s.path.display().to_string() == *p));
+            let identity = super::identity::findings(
+                &member.display().to_string(),
+                r.metadata,
+                members.as_ref().map(|(m, r)| super::identity::DbMembers {
+                    members: m,
+                    removed: r,
+                }),
+                loaded,
+                &changes,
+                r.hard_state.map_or(0, |h| h.commit),
+            );
+            if let Some(f) = identity
+                .iter()
+                .find(|f| matches!(f.code, "etcd.identity.not-member" | "etcd.identity.removed"))
+            {
+                b.block(
+                    format!("etcd starts raft as a member the cluster does not have: it never finds a leader and serves nothing ({})", f.message),
+                    "point etcd at this member's own data dir; if the member was removed, remove the data dir and re-add the member (`etcdctl member add`)",
+                );
+            }
+            findings.extend(identity);
+            boot = Some(b);
             wal = Some(WalSummary {
                 segments: r.segments.len(),
                 first_index: r.segments.iter().find_map(|s| s.read.first_index),

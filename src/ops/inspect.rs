@@ -217,7 +217,12 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
     }
     if let Some(member) = &input.member_dir {
         if let Ok(log) = crate::wal::log::read_log(&member.join("wal"), &mut |_, _, _| {}) {
-            let b = super::boot::predict(member, f.consistent_index(), true, &log, &report.snaps);
+            let db = super::boot::DbState {
+                present: true,
+                consistent_index: f.consistent_index(),
+                blocker: None,
+            };
+            let b = super::boot::predict(member, &db, &log, &report.snaps);
             if !b.starts {
                 report
                     .marks

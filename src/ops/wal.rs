@@ -75,16 +75,22 @@ pub fn findings(r: &LogReport) -> Vec<Finding> {
         }
     }
     for p in &r.problems {
-        out.push(Finding::new(
-            if p.fatal {
+        let f = Finding::new(
+            if p.fatal || p.code == "wal.entry.committed-overwritten" {
                 Severity::Error
+            } else if p.code == "wal.entry.overwritten" {
+                Severity::Info
             } else {
                 Severity::Warning
             },
             p.code,
             &p.path.display().to_string(),
             p.message.clone(),
-        ));
+        );
+        out.push(match p.offset {
+            Some(o) => f.at_offset(o),
+            None => f,
+        });
     }
     out
 }
@@ -314,8 +320,14 @@ pub fn row_text(r: &DumpRow) -> String {
             let what = match d {
                 EntryData::Empty => "(empty)".to_string(),
                 EntryData::Request {
-                    request, summary, ..
-                } => format!("{request} {summary}"),
+                    request,
+                    summary,
+                    user,
+                    ..
+                } => match user {
+                    Some(u) => format!("{request} {summary} user={u}"),
+                    None => format!("{request} {summary}"),
+                },
                 EntryData::V2 {
                     method,
                     path,

@@ -17,6 +17,11 @@ pub enum EntryData {
         request: &'static str,
         summary: String,
         id: u64,
+        /// The user named in the request header, when auth is on.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        /// Every field of the request, nested messages included.
+        fields: serde_json::Value,
     },
     /// A v2 `etcdserverpb.Request`.
     V2 {
@@ -59,42 +64,6 @@ impl EntryData {
             EntryData::Unknown { .. } => vec!["Normal"],
         }
     }
-}
-
-fn request_name(field: u32) -> Option<&'static str> {
-    Some(match field {
-        3 => "range",
-        4 => "put",
-        5 => "delete_range",
-        6 => "txn",
-        7 => "compaction",
-        8 => "lease_grant",
-        9 => "lease_revoke",
-        10 => "alarm",
-        11 => "lease_checkpoint",
-        1000 => "auth_enable",
-        1011 => "auth_disable",
-        1012 => "authenticate",
-        1013 => "auth_status",
-        1100 => "auth_user_add",
-        1101 => "auth_user_delete",
-        1102 => "auth_user_get",
-        1103 => "auth_user_change_password",
-        1104 => "auth_user_grant_role",
-        1105 => "auth_user_revoke_role",
-        1106 => "auth_user_list",
-        1107 => "auth_role_list",
-        1200 => "auth_role_add",
-        1201 => "auth_role_delete",
-        1202 => "auth_role_get",
-        1203 => "auth_role_grant_permission",
-        1204 => "auth_role_revoke_permission",
-        1300 => "cluster_version_set",
-        1301 => "cluster_member_attr_set",
-        1302 => "downgrade_info_set",
-        9900 => "downgrade_version_test",
-        _ => return None,
-    })
 }
 
 /// Longest value shown in full in a summary.
@@ -145,81 +114,6 @@ fn num_of(fs: &[(u32, Value<'_>)], n: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn summarize(request: &'static str, body: &[u8]) -> Option<String> {
-    let fs = sub_fields(body)?;
-    Some(match request {
-        "put" => {
-            let lease = num_of(&fs, 3);
-            format!(
-                "key={} value={}{}",
-                readable(bytes_of(&fs, 1)),
-                readable(bytes_of(&fs, 2)),
-                if lease != 0 {
-                    format!(" lease={lease:x}")
-                } else {
-                    String::new()
-                }
-            )
-        }
-        "delete_range" | "range" => {
-            let end = bytes_of(&fs, 2);
-            if end.is_empty() {
-                format!("key={}", readable(bytes_of(&fs, 1)))
-            } else {
-                format!(
-                    "key={} range_end={}",
-                    readable(bytes_of(&fs, 1)),
-                    readable(end)
-                )
-            }
-        }
-        "txn" => {
-            let count = |n: u32| fs.iter().filter(|(f, _)| *f == n).count();
-            format!(
-                "compares={} success={} failure={}",
-                count(1),
-                count(2),
-                count(3)
-            )
-        }
-        "compaction" => format!(
-            "revision={} physical={}",
-            num_of(&fs, 1),
-            num_of(&fs, 2) != 0
-        ),
-        "lease_grant" => format!("id={:x} ttl={}", num_of(&fs, 2), num_of(&fs, 1)),
-        "lease_revoke" => format!("id={:x}", num_of(&fs, 1)),
-        "alarm" => format!(
-            "action={} member={:x} alarm={}",
-            ["GET", "ACTIVATE", "DEACTIVATE"]
-                .get(num_of(&fs, 1) as usize)
-                .unwrap_or(&"?"),
-            num_of(&fs, 2),
-            ["NONE", "NOSPACE", "CORRUPT"]
-                .get(num_of(&fs, 3) as usize)
-                .unwrap_or(&"?")
-        ),
-        "auth_user_add"
-        | "auth_user_delete"
-        | "auth_user_get"
-        | "auth_role_add"
-        | "auth_user_change_password" => {
-            format!("name={}", readable(bytes_of(&fs, 1)))
-        }
-        "auth_user_grant_role" | "auth_user_revoke_role" => {
-            format!(
-                "user={} role={}",
-                readable(bytes_of(&fs, 1)),
-                readable(bytes_of(&fs, 2))
-            )
-        }
-        "auth_role_grant_permission" => format!("role={}", readable(bytes_of(&fs, 1))),
-        "authenticate" => format!("name={}", readable(bytes_of(&fs, 1))),
-        "cluster_version_set" => format!("version={}", readable(bytes_of(&fs, 1))),
-        _ => String::new(),
-    })
-}
-
 /// Decode an entry's data (`entry_type`: 0 normal, 1 conf change).
 pub fn decode(entry_type: u64, data: &[u8]) -> EntryData {
     if entry_type == 1 || entry_type == 2 {
@@ -246,19 +140,25 @@ pub fn decode(entry_type: u64, data: &[u8]) -> EntryData {
     }
     if let Some(fs) = sub_fields(data) {
         let mut id = num_of(&fs, 1);
-        let mut found: Option<(&'static str, String)> = None;
+        let mut user = None;
+        let mut found: Option<(&'static str, super::request::Decoded)> = None;
         let mut strict = true;
         for (n, v) in &fs {
             match (n, v) {
                 (100, Value::Bytes(h)) => {
+                    let header = sub_fields(h);
                     if id == 0 {
-                        id = sub_fields(h).map_or(0, |h| num_of(&h, 1));
+                        id = header.as_ref().map_or(0, |h| num_of(h, 1));
                     }
+                    user = header
+                        .map(|h| bytes_of(&h, 2))
+                        .filter(|u| !u.is_empty())
+                        .map(readable);
                 }
                 (1, Value::Varint(_)) => {}
-                (n, Value::Bytes(b)) => match request_name(*n) {
-                    Some(name) => match summarize(name, b) {
-                        Some(s) => found = Some((name, s)),
+                (n, Value::Bytes(b)) => match super::request::request(*n) {
+                    Some((name, table)) => match super::request::decode(table, b) {
+                        Some(d) => found = Some((name, d)),
                         None => strict = false,
                     },
                     None => strict = false,
@@ -267,11 +167,13 @@ pub fn decode(entry_type: u64, data: &[u8]) -> EntryData {
             }
         }
         if strict {
-            if let Some((request, summary)) = found {
+            if let Some((request, d)) = found {
                 return EntryData::Request {
                     request,
-                    summary,
+                    summary: d.summary,
                     id,
+                    user,
+                    fields: d.fields,
                 };
             }
         }

@@ -25,6 +25,9 @@ pub struct LogProblem {
     pub message: String,
     /// Whether etcd refuses to start on it.
     pub fatal: bool,
+    /// Byte offset in `path` it concerns, when it is one record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 /// Everything `wal verify` needs.
@@ -36,6 +39,111 @@ pub struct LogReport {
     pub metadata: Option<Metadata>,
     pub hard_state: Option<HardState>,
     pub snapshots: Vec<super::segment::SnapshotRecord>,
+}
+
+/// Where etcd's ReadAll would fail with "slice out of range": an entry whose
+/// index jumps past the end of the entries read so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexGap {
+    pub path: PathBuf,
+    pub offset: u64,
+    /// The index the log had reached (or the snapshot index it starts at).
+    pub after: u64,
+    /// The index found.
+    pub found: u64,
+}
+
+impl LogReport {
+    /// Replay ReadAll's index rule from snapshot index `start`: entries at
+    /// or below `start` are skipped, an entry at or below the last one read
+    /// replaces it and everything after it, and an entry beyond the next
+    /// index is a gap ReadAll refuses.
+    pub fn read_all_gap(&self, start: u64) -> Option<IndexGap> {
+        let mut last = start;
+        for s in &self.segments {
+            for run in &s.read.runs {
+                let first = run.first.max(start.saturating_add(1));
+                if first > run.last {
+                    continue;
+                }
+                if first > last.saturating_add(1) {
+                    return Some(IndexGap {
+                        path: s.path.clone(),
+                        offset: run.offset,
+                        after: last,
+                        found: first,
+                    });
+                }
+                last = run.last;
+            }
+        }
+        None
+    }
+
+    /// The entry index the log ends at once overwrites are resolved (the
+    /// last entry read, whatever came before it).
+    pub fn last_index(&self) -> Option<u64> {
+        self.segments.iter().rev().find_map(|s| s.read.last_index)
+    }
+}
+
+/// Findings about the sequence of entry indices: gaps (ReadAll refuses them
+/// when they lie past the snapshot it starts from; judged here from the
+/// start of the log) and overwrites (a new leader replacing uncommitted
+/// entries is normal; replacing committed ones breaks raft's guarantee).
+fn index_problems(report: &LogReport) -> Vec<LogProblem> {
+    let mut out = Vec::new();
+    let mut last: Option<u64> = None;
+    let mut commit: u64 = 0;
+    for s in &report.segments {
+        for run in &s.read.runs {
+            let seen_commit = run.commit_before.unwrap_or(commit).max(commit);
+            if let Some(l) = last {
+                if run.first > l.saturating_add(1) {
+                    out.push(LogProblem {
+                        path: s.path.clone(),
+                        code: "wal.entry.index-gap",
+                        message: format!(
+                            "entry at offset {} has index {} but the log had reached {l}: entries {}..{} are missing; etcd's ReadAll fails (slice out of range) unless the snapshot it loads is at or past {}",
+                            run.offset,
+                            run.first,
+                            l + 1,
+                            run.first - 1,
+                            run.first - 1
+                        ),
+                        fatal: true,
+                        offset: Some(run.offset),
+                    });
+                } else if run.first <= l {
+                    let committed = run.first <= seen_commit;
+                    out.push(LogProblem {
+                        path: s.path.clone(),
+                        code: if committed {
+                            "wal.entry.committed-overwritten"
+                        } else {
+                            "wal.entry.overwritten"
+                        },
+                        message: if committed {
+                            format!(
+                                "entry at offset {} (term {}) rewrites index {} although the log had recorded commit index {seen_commit}: committed entries {}..{} were replaced, which raft never does; the log was tampered with or spliced",
+                                run.offset, run.term, run.first, run.first, l.min(seen_commit)
+                            )
+                        } else {
+                            format!(
+                                "entries {}..{l} were replaced from offset {} by a new leader's term {} (uncommitted entries overwritten, as raft does after an election)",
+                                run.first, run.offset, run.term
+                            )
+                        },
+                        fatal: false,
+                        offset: Some(run.offset),
+                    });
+                }
+            }
+            last = Some(run.last);
+        }
+        commit = s.read.last_commit.unwrap_or(commit).max(commit);
+    }
+    out
 }
 
 /// Read every segment under `member/wal`, visiting each good record.
@@ -61,6 +169,7 @@ pub fn read_log(
                     "a copy wal.Repair kept of a segment before truncating it (forensic value only)"
                         .into(),
                 fatal: false,
+                offset: None,
             });
         } else if name.ends_with(".tmp") {
             // The preallocated spare segment: not data.
@@ -70,6 +179,7 @@ pub fn read_log(
                 code: "wal.leftover.unexpected",
                 message: "unexpected file in the WAL directory".into(),
                 fatal: false,
+                offset: None,
             });
         }
     }
@@ -105,6 +215,7 @@ pub fn read_log(
                 code,
                 message,
                 fatal,
+                offset: None,
             })
         };
         match (name, prev) {
@@ -171,5 +282,7 @@ pub fn read_log(
             break;
         }
     }
+    let found = index_problems(&report);
+    report.problems.extend(found);
     Ok(report)
 }

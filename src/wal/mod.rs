@@ -10,6 +10,7 @@
 pub mod entry;
 pub mod log;
 pub mod record;
+pub mod request;
 pub mod segment;
 
 pub use record::{RecordType, WalRecord, WalRecords};

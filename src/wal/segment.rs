@@ -165,6 +165,27 @@ pub struct SegmentRead {
     pub problem: Option<Problem>,
     /// Bytes after the end of records that are not zero (stale data).
     pub trailing_garbage: bool,
+    /// The entries' indices as runs of consecutive values, in log order: a
+    /// new run starts wherever an index does not follow the one before it
+    /// (a new leader overwriting the tail, or a gap).
+    #[serde(skip)]
+    pub runs: Vec<IndexRun>,
+    /// Commit index of the segment's last hard state.
+    #[serde(skip)]
+    pub last_commit: Option<u64>,
+}
+
+/// Consecutive entry indices `first..=last`, the first at `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IndexRun {
+    pub first: u64,
+    pub last: u64,
+    pub offset: u64,
+    /// Term of the run's first entry.
+    pub term: u64,
+    /// The commit index of the last hard state read before the run, in
+    /// this segment (`None` if none yet).
+    pub commit_before: Option<u64>,
 }
 
 /// Whether the record at `offset` (length field included) was torn: some
@@ -207,7 +228,10 @@ pub fn read_segment<'a>(
         bad_record: None,
         problem: None,
         trailing_garbage: false,
+        runs: Vec::new(),
+        last_commit: None,
     };
+    let mut commit: Option<u64> = None;
     let mut it = WalRecords::new(bytes);
     let fail = |r: &mut SegmentRead, offset: u64, p: Problem| {
         r.bad_offset = Some(offset);
@@ -303,6 +327,20 @@ pub fn read_segment<'a>(
             r.entries += 1;
             r.first_index = r.first_index.or(Some(e.index));
             r.last_index = Some(e.index);
+            match r.runs.last_mut() {
+                Some(run) if run.last.checked_add(1) == Some(e.index) => run.last = e.index,
+                _ => r.runs.push(IndexRun {
+                    first: e.index,
+                    last: e.index,
+                    offset: rec.offset,
+                    term: e.term,
+                    commit_before: commit,
+                }),
+            }
+        }
+        if let Payload::State(h) = payload {
+            commit = Some(h.commit);
+            r.last_commit = commit;
         }
         r.records += 1;
         r.valid_end = it.position();

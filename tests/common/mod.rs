@@ -11,6 +11,8 @@ use etcd_rescue::ops::check::check_db;
 use etcd_rescue::ops::open::OpenDb;
 use std::path::PathBuf;
 
+pub mod etcd;
+
 pub fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
