@@ -12,6 +12,7 @@ pub mod etcd;
 pub mod exercise;
 pub mod findings;
 pub mod input;
+pub mod k8s;
 pub mod mmap;
 pub mod mvcc;
 pub mod ops;

@@ -158,6 +158,9 @@ Examples:
     /// Low-level bbolt views: pages, one page, buckets, keys, and a map of the file.
     #[command(subcommand)]
     Bolt(BoltCommand),
+    /// Kubernetes objects: decode stored values, get them as kubectl shows them.
+    #[command(subcommand)]
+    K8s(k8s_commands::K8sCommand),
     /// Print shell completions.
     #[command(after_help = "\
 Examples:
@@ -494,6 +497,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             } => commands::bolt_keys(&path, &bucket, values, limit, o.output, out),
             BoltCommand::Map { path, svg, force } => commands::bolt_map(&path, &svg, force, out),
         },
+        Command::K8s(k) => k8s_commands::dispatch(k, out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "etcd-rescue", out);
             Ok(exit::OK)
@@ -502,5 +506,6 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
 }
 
 mod commands;
+mod k8s_commands;
 mod keyspace_commands;
 mod wal_commands;

@@ -1,0 +1,787 @@
+//! Infers the schema of stored Kubernetes kinds from pairs of the same
+//! object in two encodings: the protobuf a kube-apiserver stores and the
+//! JSON it serves (Kubernetes' round-trip test data holds such pairs for
+//! every kind). Each protobuf field is matched to the JSON member holding
+//! the same value: strings by text, integers by number (the test data sets
+//! each integer to its field number), bytes by base64, timestamps by their
+//! RFC 3339 form, quantities and int-or-strings by their inner value,
+//! RawExtension by its JSON, maps by their entries, nested messages by
+//! matching their own fields, inline members by matching the parent's
+//! remaining keys. Fields that match several members (booleans: the test
+//! data sets them all to true) are resolved by `bool` facts, else by JSON
+//! order, and reported. Go facts (pointer, omitempty) that values cannot
+//! show come from `facts.txt`.
+#![forbid(unsafe_code)]
+
+use super::schema::{Field, Message, Schema, Ty};
+use super::time;
+use crate::proto::{self, Value};
+use serde_json::{Map, Value as Json};
+use std::collections::{BTreeMap, HashMap};
+
+/// An inferred message type, as a tree.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IMsg {
+    pub fields: BTreeMap<u32, IField>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IField {
+    pub json: String,
+    pub ty: ITy,
+    pub repeated: bool,
+    pub inline: bool,
+    pub ptr: bool,
+    pub always: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ITy {
+    Scalar(Ty),
+    Msg(IMsg),
+    Map(Box<ITy>),
+}
+
+/// What inference could not settle.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Protobuf fields no JSON member matched: (kind, path, field number).
+    pub unmatched: Vec<String>,
+    /// JSON members no protobuf field matched.
+    pub unused: Vec<String>,
+    /// Fields several members matched, settled by JSON order.
+    pub ambiguous: Vec<String>,
+    /// Facts that named a path or field that does not exist.
+    pub bad_facts: Vec<String>,
+}
+
+fn sub(b: &[u8]) -> Option<Vec<(u32, Value<'_>)>> {
+    proto::fields(b)
+        .map(|f| f.ok().map(|(n, v, _)| (n, v)))
+        .collect()
+}
+
+fn as_bytes<'a>(v: &Value<'a>) -> Option<&'a [u8]> {
+    match v {
+        Value::Bytes(b) => Some(b),
+        _ => None,
+    }
+}
+
+fn scalar_of(fs: &[(u32, Value<'_>)], n: u32) -> Option<u64> {
+    fs.iter().find_map(|(f, v)| match v {
+        Value::Varint(x) if *f == n => Some(*x),
+        _ => None,
+    })
+}
+
+fn bytes_of<'a>(fs: &[(u32, Value<'a>)], n: u32) -> Option<&'a [u8]> {
+    fs.iter().find_map(|(f, v)| match v {
+        Value::Bytes(b) if *f == n => Some(*b),
+        _ => None,
+    })
+}
+
+/// Does one wire value, read as `ty`, equal the JSON value? (Used for
+/// special types and map values.)
+fn interpret_one(v: &Value<'_>, j: &Json, path: &str, rep: &mut Report) -> Option<ITy> {
+    match (v, j) {
+        (Value::Varint(x), Json::Bool(b)) if *x == u64::from(*b) => Some(ITy::Scalar(Ty::Bool)),
+        (Value::Varint(x), Json::Number(n)) if n.as_i64() == Some(*x as i64) => {
+            Some(ITy::Scalar(Ty::Int))
+        }
+        (Value::Bytes(b), Json::String(s)) => {
+            if std::str::from_utf8(b).ok() == Some(s.as_str()) {
+                return Some(ITy::Scalar(Ty::String));
+            }
+            if crate::etcd::records::b64::encode(b) == *s {
+                return Some(ITy::Scalar(Ty::Bytes));
+            }
+            let fs = sub(b)?;
+            if let Some(secs) = scalar_of(&fs, 1) {
+                let nanos = scalar_of(&fs, 2).unwrap_or(0);
+                if time::rfc3339(secs as i64) == *s {
+                    return Some(ITy::Scalar(Ty::Time));
+                }
+                if time::rfc3339_micro(secs as i64, nanos as i64) == *s {
+                    return Some(ITy::Scalar(Ty::MicroTime));
+                }
+                if time::go_duration(secs as i64) == *s && fs.len() == 1 {
+                    return Some(ITy::Scalar(Ty::Duration));
+                }
+            }
+            if fs.len() == 1
+                && bytes_of(&fs, 1).and_then(|x| std::str::from_utf8(x).ok()) == Some(s.as_str())
+            {
+                return Some(ITy::Scalar(Ty::Quantity));
+            }
+            if scalar_of(&fs, 1) == Some(1)
+                && bytes_of(&fs, 3).and_then(|x| std::str::from_utf8(x).ok()) == Some(s.as_str())
+            {
+                return Some(ITy::Scalar(Ty::IntOrString));
+            }
+            None
+        }
+        // A zero Time (an empty message) is the only value that prints null.
+        (Value::Bytes([]), Json::Null) => Some(ITy::Scalar(Ty::Time)),
+        (Value::Bytes(b), Json::Array(a)) => {
+            let fs = sub(b)?;
+            let strings: Option<Vec<&str>> = fs
+                .iter()
+                .map(|(n, v)| match v {
+                    Value::Bytes(x) if *n == 1 => std::str::from_utf8(x).ok(),
+                    _ => None,
+                })
+                .collect();
+            let want: Option<Vec<&str>> = a.iter().map(|x| x.as_str()).collect();
+            (strings.is_some() && strings == want).then_some(ITy::Scalar(Ty::StringList))
+        }
+        (Value::Bytes(b), Json::Number(n)) => {
+            let fs = sub(b)?;
+            let int = scalar_of(&fs, 2).map(|x| x as i64);
+            let shape = fs
+                .iter()
+                .all(|(f, v)| matches!((f, v), (1 | 2, Value::Varint(_)) | (3, Value::Bytes(_))));
+            (shape && scalar_of(&fs, 1).unwrap_or(0) == 0 && int == n.as_i64())
+                .then_some(ITy::Scalar(Ty::IntOrString))
+        }
+        (Value::Bytes(b), Json::Object(o)) => {
+            // RawExtension / FieldsV1: field 1 holds the JSON itself.
+            if let Some(fs) = sub(b) {
+                if fs.len() == 1 {
+                    if let Some(raw) = bytes_of(&fs, 1) {
+                        if serde_json::from_slice::<Json>(raw).ok().as_ref() == Some(j) {
+                            return Some(ITy::Scalar(Ty::Raw));
+                        }
+                    }
+                }
+            }
+            if b.is_empty() && o.is_empty() {
+                return Some(ITy::Msg(IMsg::default()));
+            }
+            if !plausible(b, j) {
+                return None;
+            }
+            let mut r = Report::default();
+            let m = infer_msg(b, o, path, &mut r)?;
+            if r.unmatched.is_empty() && r.unused.is_empty() {
+                rep.ambiguous.extend(r.ambiguous);
+                rep.bad_facts.extend(r.bad_facts);
+                return Some(ITy::Msg(m));
+            }
+            if std::env::var_os("ETCD_RESCUE_INFER_DEBUG").is_some() {
+                eprintln!("debug {path}: {:?} {:?}", r.unmatched, r.unused);
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Cheap test before recursing: most of a few of the object's string
+/// leaves must occur in the bytes.
+fn plausible(b: &[u8], j: &Json) -> bool {
+    let mut leaves = Vec::new();
+    let mut stack = vec![j];
+    while let Some(v) = stack.pop() {
+        if leaves.len() >= 6 {
+            break;
+        }
+        match v {
+            // Times start with a digit and are not stored as text.
+            Json::String(s) if s.len() >= 3 && !s.starts_with(|c: char| c.is_ascii_digit()) => {
+                leaves.push(s.as_bytes())
+            }
+            Json::Object(o) => stack.extend(o.values()),
+            Json::Array(a) => stack.extend(a.iter()),
+            _ => {}
+        }
+    }
+    // Times and quantities are not stored as their text: most, not all,
+    // leaves must be found.
+    let found = leaves
+        .iter()
+        .filter(|l| b.windows(l.len()).any(|w| w == **l))
+        .count();
+    found * 2 >= leaves.len()
+}
+
+/// A map field: every occurrence is an entry {1 key, 2 value}.
+fn interpret_map(
+    occ: &[Value<'_>],
+    o: &Map<String, Json>,
+    path: &str,
+    rep: &mut Report,
+) -> Option<ITy> {
+    if occ.len() != o.len() || o.is_empty() {
+        return None;
+    }
+    let mut vt: Option<ITy> = None;
+    for v in occ {
+        let fs = sub(as_bytes(v)?)?;
+        let key = std::str::from_utf8(bytes_of(&fs, 1)?).ok()?;
+        let jv = o.get(key)?;
+        let val = fs
+            .iter()
+            .find(|(n, _)| *n == 2)
+            .map(|(_, v)| *v)
+            .unwrap_or(Value::Bytes(&[]));
+        let t = interpret_one(&val, jv, &format!("{path}{{}}"), rep)?;
+        vt = Some(match vt {
+            None => t,
+            Some(prev) => merge_ty(prev, t),
+        });
+    }
+    Some(ITy::Map(Box::new(vt?)))
+}
+
+/// Interpret all occurrences of a field against a JSON member.
+fn interpret(occ: &[Value<'_>], j: &Json, path: &str, rep: &mut Report) -> Option<(ITy, bool)> {
+    if let Json::Array(a) = j {
+        if a.len() != occ.len() || a.is_empty() {
+            return None;
+        }
+        let mut t: Option<ITy> = None;
+        for (v, jv) in occ.iter().zip(a) {
+            let x = interpret_one(v, jv, &format!("{path}[]"), rep)?;
+            t = Some(match t {
+                None => x,
+                Some(p) => merge_ty(p, x),
+            });
+        }
+        return Some((t?, true));
+    }
+    if occ.len() == 1 {
+        if let Some(t) = interpret_one(&occ[0], j, path, rep) {
+            return Some((t, false));
+        }
+    }
+    if let Json::Object(o) = j {
+        if let Some(t) = interpret_map(occ, o, path, rep) {
+            return Some((t, false));
+        }
+    }
+    None
+}
+
+fn merge_ty(a: ITy, b: ITy) -> ITy {
+    match (a, b) {
+        (ITy::Msg(x), ITy::Msg(y)) => ITy::Msg(merge_msg(x, y)),
+        (ITy::Map(x), ITy::Map(y)) => ITy::Map(Box::new(merge_ty(*x, *y))),
+        (a, _) => a,
+    }
+}
+
+/// Union of two inferred types of the same message.
+pub fn merge_msg(mut a: IMsg, b: IMsg) -> IMsg {
+    for (n, f) in b.fields {
+        match a.fields.remove(&n) {
+            None => {
+                a.fields.insert(n, f);
+            }
+            Some(mut old) => {
+                old.ty = merge_ty(old.ty, f.ty);
+                old.repeated |= f.repeated;
+                old.inline |= f.inline;
+                a.fields.insert(n, old);
+            }
+        }
+    }
+    a
+}
+
+/// Infer one message from its bytes and its JSON object. `None` when the
+/// bytes are not a message.
+pub fn infer_msg(b: &[u8], obj: &Map<String, Json>, path: &str, rep: &mut Report) -> Option<IMsg> {
+    let fs = sub(b)?;
+    let mut groups: Vec<(u32, Vec<Value<'_>>)> = Vec::new();
+    for (n, v) in fs {
+        match groups.iter_mut().find(|(g, _)| *g == n) {
+            Some((_, occ)) => occ.push(v),
+            None => groups.push((n, vec![v])),
+        }
+    }
+    groups.sort_by_key(|(n, _)| *n);
+    let keys: Vec<&String> = obj.keys().collect();
+    let mut used: Vec<bool> = vec![false; keys.len()];
+    let mut msg = IMsg::default();
+    let mut pending_inline = Vec::new();
+    for (n, occ) in &groups {
+        let mut matches = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            if used[i] {
+                continue;
+            }
+            let jv = &obj[k.as_str()];
+            if let Some((t, rep_)) = interpret(occ, jv, &format!("{path}.{k}"), rep) {
+                matches.push((i, t, rep_));
+            }
+        }
+        match matches.len() {
+            0 => pending_inline.push((*n, occ.clone())),
+            k => {
+                if k > 1 {
+                    rep.ambiguous.push(format!(
+                        "{path}: field {n} matches {}",
+                        matches
+                            .iter()
+                            .map(|(i, _, _)| keys[*i].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                let (i, t, repeated) = matches.swap_remove(0);
+                used[i] = true;
+                msg.fields.insert(
+                    *n,
+                    IField {
+                        json: keys[i].clone(),
+                        ty: t,
+                        repeated,
+                        inline: false,
+                        ptr: false,
+                        always: false,
+                    },
+                );
+            }
+        }
+    }
+    // Inline members: a message whose fields match the keys left over.
+    for (n, occ) in pending_inline {
+        let rest: Map<String, Json> = keys
+            .iter()
+            .zip(&used)
+            .filter(|(_, u)| !**u)
+            .map(|(k, _)| ((*k).clone(), obj[k.as_str()].clone()))
+            .collect();
+        let inner = match occ.as_slice() {
+            [Value::Bytes(b)] => {
+                let mut r = Report::default();
+                infer_msg(b, &rest, path, &mut r)
+                    .filter(|m| !m.fields.is_empty() && r.unmatched.is_empty())
+                    .map(|m| (m, r))
+            }
+            _ => None,
+        };
+        match inner {
+            Some((m, r)) => {
+                rep.ambiguous.extend(r.ambiguous);
+                let names: Vec<String> = all_json_names(&m);
+                for (i, k) in keys.iter().enumerate() {
+                    if names.contains(k) {
+                        used[i] = true;
+                    }
+                }
+                msg.fields.insert(
+                    n,
+                    IField {
+                        json: String::new(),
+                        ty: ITy::Msg(m),
+                        repeated: false,
+                        inline: true,
+                        ptr: false,
+                        always: false,
+                    },
+                );
+            }
+            None => {
+                if std::env::var_os("ETCD_RESCUE_INFER_DEBUG").is_some() {
+                    eprintln!(
+                        "nomatch {path}: field {n}: {:?}",
+                        occ.first().map(|v| match v {
+                            Value::Bytes(b) => format!(
+                                "bytes {:?}",
+                                String::from_utf8_lossy(&b[..b.len().min(60)])
+                            ),
+                            other => format!("{other:?}"),
+                        })
+                    );
+                }
+                rep.unmatched.push(format!("{path}: field {n}"))
+            }
+        }
+    }
+    for (i, k) in keys.iter().enumerate() {
+        if !used[i] {
+            rep.unused.push(format!("{path}.{k}"));
+        }
+    }
+    Some(msg)
+}
+
+fn all_json_names(m: &IMsg) -> Vec<String> {
+    let mut out = Vec::new();
+    for f in m.fields.values() {
+        if f.inline {
+            if let ITy::Msg(x) = &f.ty {
+                out.extend(all_json_names(x));
+            }
+        } else {
+            out.push(f.json.clone());
+        }
+    }
+    out
+}
+
+/// A test-data pair: the stored value and its JSON.
+pub struct Pair {
+    pub name: String,
+    pub stored: Vec<u8>,
+    pub json: Json,
+}
+
+/// Read every `<name>.pb` with a `<name>.json` beside it under `dirs`.
+pub fn read_pairs(dirs: &[std::path::PathBuf]) -> std::io::Result<Vec<Pair>> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let mut names: Vec<_> = std::fs::read_dir(d)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "pb"))
+            .collect();
+        names.sort();
+        for p in names {
+            let j = p.with_extension("json");
+            let Ok(text) = std::fs::read(&j) else {
+                continue;
+            };
+            let Ok(json) = serde_json::from_slice(&text) else {
+                continue;
+            };
+            out.push(Pair {
+                name: format!(
+                    "{}/{}",
+                    d.file_name()
+                        .map(|x| x.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    p.file_name()
+                        .map(|x| x.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ),
+                stored: std::fs::read(&p)?,
+                json,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// One parsed fact entry (see `facts.txt`).
+struct Fact {
+    api_version: String,
+    kind: String,
+    path: String,
+    ptr: Vec<String>,
+    always: Vec<String>,
+    /// `number <json>=<n>` facts: which protobuf number a member has, for
+    /// members the test data cannot tell apart.
+    bools: Vec<(String, u32)>,
+}
+
+fn parse_facts(text: &str) -> Vec<Fact> {
+    let mut out: Vec<Fact> = Vec::new();
+    for line in text.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            // A root type may leave its path out.
+            ["type", .., "at", v, k] => out.push(Fact {
+                api_version: v.to_string(),
+                kind: k.to_string(),
+                path: ".".into(),
+                ptr: vec![],
+                always: vec![],
+                bools: vec![],
+            }),
+            ["type", .., "at", v, k, path] => out.push(Fact {
+                api_version: v.to_string(),
+                kind: k.to_string(),
+                path: path.to_string(),
+                ptr: vec![],
+                always: vec![],
+                bools: vec![],
+            }),
+            ["ptr", rest @ ..] => {
+                if let Some(f) = out.last_mut() {
+                    f.ptr.extend(rest.iter().map(|s| s.to_string()));
+                }
+            }
+            ["always", rest @ ..] => {
+                if let Some(f) = out.last_mut() {
+                    f.always.extend(rest.iter().map(|s| s.to_string()));
+                }
+            }
+            ["number" | "bool", rest @ ..] => {
+                if let Some(f) = out.last_mut() {
+                    f.bools.extend(rest.iter().filter_map(|s| {
+                        let (j, n) = s.split_once('=')?;
+                        Some((j.to_string(), n.parse().ok()?))
+                    }));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+type Signature = Vec<(u32, String, bool)>;
+/// Pointer members, always-printed members, and member numbers of a type.
+type FactFlags = (Vec<String>, Vec<String>, Vec<(String, u32)>);
+
+/// A type's shape without its nested types: how facts find every place a
+/// Go type is used.
+fn signature(m: &IMsg) -> Signature {
+    m.fields
+        .iter()
+        .map(|(n, f)| (*n, f.json.clone(), f.repeated))
+        .collect()
+}
+
+/// The message at a fact's path inside a root.
+fn at_path<'a>(root: &'a mut IMsg, path: &str) -> Option<&'a mut IMsg> {
+    let mut cur = root;
+    if path == "." {
+        return Some(cur);
+    }
+    for seg in path.split('.') {
+        let name = seg.trim_end_matches("[]").trim_end_matches("{}");
+        let map = seg.ends_with("{}");
+        cur = find_field_msg(cur, name, map)?;
+    }
+    Some(cur)
+}
+
+fn find_field_msg<'a>(m: &'a mut IMsg, name: &str, map: bool) -> Option<&'a mut IMsg> {
+    let n = m
+        .fields
+        .iter()
+        .find_map(|(n, f)| (!f.inline && f.json == name).then_some(*n));
+    if let Some(n) = n {
+        let f = m.fields.get_mut(&n)?;
+        return match (&mut f.ty, map) {
+            (ITy::Msg(x), false) => Some(x),
+            (ITy::Map(v), true) => match v.as_mut() {
+                ITy::Msg(x) => Some(x),
+                _ => None,
+            },
+            _ => None,
+        };
+    }
+    for f in m.fields.values_mut() {
+        if let (true, ITy::Msg(x)) = (f.inline, &mut f.ty) {
+            if let Some(r) = find_field_msg(x, name, map) {
+                return Some(r);
+            }
+        }
+    }
+    None
+}
+
+/// The message (the given one or an inline member) that holds `json`.
+fn holder<'a>(m: &'a mut IMsg, json: &str) -> Option<&'a mut IMsg> {
+    if m.fields.values().any(|f| !f.inline && f.json == json) {
+        return Some(m);
+    }
+    for f in m.fields.values_mut() {
+        if let (true, ITy::Msg(x)) = (f.inline, &mut f.ty) {
+            if let Some(h) = holder(x, json) {
+                return Some(h);
+            }
+        }
+    }
+    None
+}
+
+fn visit_all(m: &mut IMsg, f: &mut dyn FnMut(&mut IMsg)) {
+    // Iterative over an explicit stack of raw paths would need unsafe; the
+    // trees here come from our own inference (bounded depth), so recursion
+    // is fine.
+    f(m);
+    for fl in m.fields.values_mut() {
+        match &mut fl.ty {
+            ITy::Msg(x) => visit_all(x, f),
+            ITy::Map(v) => {
+                if let ITy::Msg(x) = v.as_mut() {
+                    visit_all(x, f);
+                }
+            }
+            ITy::Scalar(_) => {}
+        }
+    }
+}
+
+/// Infer the schema of every stored kind in `pairs`, apply `facts`.
+pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
+    let mut rep = Report::default();
+    let mut roots: BTreeMap<(String, String), IMsg> = BTreeMap::new();
+    for p in pairs {
+        let Some(env) = super::envelope::Envelope::parse(&p.stored) else {
+            rep.unmatched
+                .push(format!("{}: not a protobuf envelope", p.name));
+            continue;
+        };
+        if env.kind.is_empty() {
+            continue;
+        }
+        let Json::Object(mut obj) = p.json.clone() else {
+            continue;
+        };
+        obj.remove("kind");
+        obj.remove("apiVersion");
+        let path = format!("{} {}", env.api_version, env.kind);
+        let Some(m) = infer_msg(env.raw, &obj, &path, &mut rep) else {
+            rep.unmatched
+                .push(format!("{}: raw is not a message", p.name));
+            continue;
+        };
+        let key = (env.api_version.to_string(), env.kind.to_string());
+        let merged = match roots.remove(&key) {
+            Some(old) => merge_msg(old, m),
+            None => m,
+        };
+        roots.insert(key, merged);
+    }
+    // Facts: resolve each at its path, then apply by signature everywhere.
+    let mut by_sig: HashMap<Signature, FactFlags> = HashMap::new();
+    for f in parse_facts(facts) {
+        let key = (f.api_version.clone(), f.kind.clone());
+        let Some(root) = roots.get_mut(&key) else {
+            rep.bad_facts.push(format!(
+                "{} {} {}: kind not in the test data",
+                f.api_version, f.kind, f.path
+            ));
+            continue;
+        };
+        let Some(m) = at_path(root, &f.path) else {
+            rep.bad_facts.push(format!(
+                "{} {} {}: path not found",
+                f.api_version, f.kind, f.path
+            ));
+            continue;
+        };
+        let names: Vec<(String, &str)> = f
+            .ptr
+            .iter()
+            .map(|j| (j.clone(), "ptr"))
+            .chain(f.always.iter().map(|j| (j.clone(), "always")))
+            .collect();
+        for (j, flag) in names {
+            match holder(m, &j) {
+                Some(h) => {
+                    let e = by_sig.entry(signature(h)).or_default();
+                    if flag == "ptr" {
+                        e.0.push(j);
+                    } else {
+                        e.1.push(j);
+                    }
+                }
+                None => rep.bad_facts.push(format!(
+                    "{} {} {}: no field {j}",
+                    f.api_version, f.kind, f.path
+                )),
+            }
+        }
+        for (j, n) in f.bools {
+            match holder(m, &j) {
+                Some(h) => by_sig.entry(signature(h)).or_default().2.push((j, n)),
+                None => rep.bad_facts.push(format!(
+                    "{} {} {}: no bool field {j}",
+                    f.api_version, f.kind, f.path
+                )),
+            }
+        }
+    }
+    if std::env::var_os("ETCD_RESCUE_INFER_DEBUG").is_some() {
+        eprintln!("facts: {} signatures", by_sig.len());
+    }
+    for root in roots.values_mut() {
+        visit_all(root, &mut |m| {
+            let Some((ptr, always, bools)) = by_sig.get(&signature(m)) else {
+                return;
+            };
+            // Numbers first (they rename fields), then flags. Members the
+            // test data could not tell apart have the same shape, so
+            // swapping their names is all it takes.
+            for (j, n) in bools {
+                let now = m
+                    .fields
+                    .iter()
+                    .find_map(|(k, f)| (f.json == *j).then_some(*k));
+                let Some(old_name) = m.fields.get(n).map(|f| f.json.clone()) else {
+                    continue;
+                };
+                if let Some(k) = now {
+                    if k != *n {
+                        if let Some(f) = m.fields.get_mut(&k) {
+                            f.json = old_name;
+                        }
+                    }
+                }
+                if let Some(f) = m.fields.get_mut(n) {
+                    f.json = j.clone();
+                }
+            }
+            for f in m.fields.values_mut() {
+                if ptr.contains(&f.json) {
+                    f.ptr = true;
+                }
+                if always.contains(&f.json) {
+                    f.always = true;
+                }
+            }
+        });
+    }
+    let mut schema = Schema::default();
+    let mut interned: HashMap<Message, usize> = HashMap::new();
+    for (k, root) in &roots {
+        let t = intern(root, &mut schema, &mut interned);
+        schema.kinds.insert(k.clone(), t);
+    }
+    (schema, rep)
+}
+
+fn intern_ty(t: &ITy, s: &mut Schema, seen: &mut HashMap<Message, usize>) -> Ty {
+    match t {
+        ITy::Scalar(x) => x.clone(),
+        ITy::Msg(m) => Ty::Msg(intern(m, s, seen)),
+        ITy::Map(v) => Ty::Map(Box::new(intern_ty(v, s, seen))),
+    }
+}
+
+fn intern(m: &IMsg, s: &mut Schema, seen: &mut HashMap<Message, usize>) -> usize {
+    let fields = m
+        .fields
+        .iter()
+        .map(|(n, f)| Field {
+            number: *n,
+            json: if f.inline { "-".into() } else { f.json.clone() },
+            ty: intern_ty(&f.ty, s, seen),
+            repeated: f.repeated,
+            inline: f.inline,
+            ptr: f.ptr,
+            always: f.always,
+        })
+        .collect();
+    let msg = Message { fields };
+    if let Some(i) = seen.get(&msg) {
+        return *i;
+    }
+    s.types.push(msg.clone());
+    let i = s.types.len() - 1;
+    seen.insert(msg, i);
+    i
+}
+
+/// The built-in schema file's text: a header, then the schema.
+pub fn schema_file(pairs: &[Pair], facts: &str) -> (String, Report) {
+    let (schema, rep) = infer(pairs, facts);
+    let text = format!(
+        "# etcd-rescue built-in Kubernetes schema: inferred by `etcd-rescue k8s infer-schema`\n\
+         # from {} .pb/.json test-data pairs, with the Go facts of src/k8s/facts.txt.\n\
+         # {} kinds, {} message types.\n{}",
+        pairs.len(),
+        schema.kinds.len(),
+        schema.types.len(),
+        schema.to_text()
+    );
+    (text, rep)
+}

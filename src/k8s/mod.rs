@@ -1,0 +1,14 @@
+//! Kubernetes values stored in etcd: recognising the encoding
+//! ([`envelope`]), the schema that names protobuf fields ([`schema`], built
+//! in from [`infer`]red test data and Go facts), decoding to the JSON the
+//! apiserver serves ([`decode`], [`cbor`], [`time`]).
+#![forbid(unsafe_code)]
+
+pub mod cbor;
+pub mod decode;
+pub mod envelope;
+pub mod infer;
+pub mod render;
+pub mod resources;
+pub mod schema;
+pub mod time;

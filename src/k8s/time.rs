@@ -1,0 +1,112 @@
+//! Kubernetes' time formats: `metav1.Time` (RFC 3339 in UTC, whole
+//! seconds), `metav1.MicroTime` (six fractional digits, cut not rounded) and
+//! Go's `time.Duration` text, computed from Unix seconds without a calendar
+//! crate (days to civil date as in the proleptic Gregorian calendar).
+#![forbid(unsafe_code)]
+
+/// (year, month, day) of a day number counted from 1970-01-01.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn date_time(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// `metav1.Time`: `2008-01-01T01:01:01Z`.
+pub fn rfc3339(secs: i64) -> String {
+    format!("{}Z", date_time(secs))
+}
+
+/// `metav1.MicroTime`: `2002-01-01T01:01:01.000002Z`.
+pub fn rfc3339_micro(secs: i64, nanos: i64) -> String {
+    let (secs, nanos) = (
+        secs + nanos.div_euclid(1_000_000_000),
+        nanos.rem_euclid(1_000_000_000),
+    );
+    format!("{}.{:06}Z", date_time(secs), nanos / 1000)
+}
+
+/// Go's `time.Duration.String()` of a nanosecond count: `1h0m0s`,
+/// `1.5s`, `2ms`, `0s`.
+pub fn go_duration(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let neg = ns < 0;
+    let u = ns.unsigned_abs();
+    let sign = if neg { "-" } else { "" };
+    if u < 1_000_000_000 {
+        // Below a second: the largest unit that keeps an integer part.
+        let (unit, div) = if u < 1_000 {
+            ("ns", 1)
+        } else if u < 1_000_000 {
+            ("µs", 1_000)
+        } else {
+            ("ms", 1_000_000)
+        };
+        return format!("{sign}{}{unit}", frac(u, div));
+    }
+    let total_s = u / 1_000_000_000;
+    let h = total_s / 3600;
+    let m = (total_s / 60) % 60;
+    let s = frac(u % 60_000_000_000, 1_000_000_000);
+    if h > 0 {
+        format!("{sign}{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{sign}{m}m{s}s")
+    } else {
+        format!("{sign}{s}s")
+    }
+}
+
+/// `v / div` with the fraction's trailing zeros dropped.
+fn frac(v: u64, div: u64) -> String {
+    let int = v / div;
+    let rest = v % div;
+    if rest == 0 {
+        return int.to_string();
+    }
+    let width = div.ilog10() as usize;
+    let f = format!("{rest:0width$}");
+    format!("{int}.{}", f.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_durations() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_199_149_261), "2008-01-01T01:01:01Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(
+            rfc3339_micro(1_009_846_861, 2_500),
+            "2002-01-01T01:01:01.000002Z"
+        );
+        assert_eq!(go_duration(3_600_000_000_000), "1h0m0s");
+        assert_eq!(go_duration(1_500_000_000), "1.5s");
+        assert_eq!(go_duration(2_000_000), "2ms");
+        assert_eq!(go_duration(1_500), "1.5µs");
+        assert_eq!(go_duration(-90_000_000_000), "-1m30s");
+    }
+}
