@@ -2,12 +2,14 @@
 # The whole test suite, as a new developer or CI runs it:
 #   bash scripts/test.sh
 # Installs what the tests need (Debian packages: etcd 3.4 server and client,
-# Go and the bbolt 1.3.6 library for the reference checker), then runs
-# formatting and lint checks and every test in release mode.
+# Go and the bbolt 1.3.6 library for the reference checker, kubectl and
+# openssl as oracles; Python's cryptography and PyNaCl for the Kubernetes
+# fixture's encrypted values), then runs formatting and lint checks and
+# every test in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(etcd-server etcd-client golang-go golang-github-coreos-bbolt-dev golang-golang-x-sys-dev)
+packages=(etcd-server etcd-client golang-go golang-github-coreos-bbolt-dev golang-golang-x-sys-dev kubectl openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -18,6 +20,11 @@ if ((${#missing[@]})); then
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c "import cryptography, nacl" 2>/dev/null; then
+  echo "== installing: python cryptography pynacl"
+  python3 -m pip install -q cryptography pynacl
 fi
 
 echo "== cargo fmt --check"

@@ -15,27 +15,27 @@ use etcd_rescue::ops::{cluster, exit, status};
 use std::io::Write;
 use std::path::Path;
 
-struct Opened {
+pub(super) struct Opened {
     input: Input,
     db: OpenDb,
 }
 
-fn open(path: &Path) -> Result<Opened, Failure> {
+pub(super) fn open(path: &Path) -> Result<Opened, Failure> {
     let input = resolve(path)?;
     let db = OpenDb::open(&input)?;
     Ok(Opened { input, db })
 }
 
-fn bolt<'a>(o: &'a Opened) -> Result<BoltFile<'a>, Failure> {
+pub(super) fn bolt<'a>(o: &'a Opened) -> Result<BoltFile<'a>, Failure> {
     Ok(o.db.bolt()?)
 }
 
-fn index<'a>(b: &BoltFile<'a>) -> Result<KeyIndex<'a>, Failure> {
+pub(super) fn index<'a>(b: &BoltFile<'a>) -> Result<KeyIndex<'a>, Failure> {
     Ok(KeyIndex::build(b)?)
 }
 
 /// Tell the user on stderr when the key bucket is damaged; the exit code.
-fn damage_note(idx: &KeyIndex<'_>) -> i32 {
+pub(super) fn damage_note(idx: &KeyIndex<'_>) -> i32 {
     if idx.damage.is_empty() {
         return exit::OK;
     }

@@ -425,7 +425,7 @@ pub fn resolve(name: &str) -> Option<(Resource, Option<bool>)> {
     };
     for r in builtin() {
         let names = [&r.plural, &r.singular, &r.kind.to_ascii_lowercase()];
-        let hit = names.iter().any(|n| **n == base) || r.short.iter().any(|s| *s == base);
+        let hit = names.iter().any(|n| **n == base) || r.short.contains(&base);
         if hit
             && group
                 .as_ref()

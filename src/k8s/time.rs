@@ -89,6 +89,39 @@ fn frac(v: u64, div: u64) -> String {
     format!("{int}.{}", f.trim_end_matches('0'))
 }
 
+/// Unix seconds of an RFC 3339 UTC time (`2008-01-01T01:01:01Z`, with or
+/// without fraction).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    if b.len() < 20 || b.get(4) != Some(&b'-') || b.get(10) != Some(&b'T') {
+        return None;
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Days from civil (inverse of `civil`).
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// kubectl's AGE column: `45s`, `12m`, `5h`, `3d`, `2y`.
+pub fn human_age(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7_199 => format!("{}m", s / 60),
+        7_200..=172_799 => format!("{}h", s / 3600),
+        172_800..=63_071_999 => format!("{}d", s / 86_400),
+        _ => format!("{}y", s / 31_536_000),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +141,8 @@ mod tests {
         assert_eq!(go_duration(2_000_000), "2ms");
         assert_eq!(go_duration(1_500), "1.5µs");
         assert_eq!(go_duration(-90_000_000_000), "-1m30s");
+        assert_eq!(parse_rfc3339("2008-01-01T01:01:01Z"), Some(1_199_149_261));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00.5Z"), Some(951_782_400));
+        assert_eq!(human_age(3 * 86_400), "3d");
     }
 }

@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod header;
 pub mod identity;
 pub mod inspect;
+pub mod k8s;
 pub mod keyspace;
 pub mod map;
 pub mod open;

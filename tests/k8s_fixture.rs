@@ -1,0 +1,254 @@
+//! Kubernetes objects read back from a real etcd 3.4 data dir that
+//! `testdata/k8s/make_fixture.py` fills in the test run (every stored kind
+//! of ../shared/k8s-testdata under its real key, generated ConfigMaps,
+//! Secrets, Events on a lease, Leases, custom resources as JSON, a
+//! Deployment scaled to zero, encrypted Secrets). Each object must decode to
+//! what the script wrote; and kubectl itself must print our JSON exactly as
+//! we print it, in JSON and in YAML.
+
+mod common;
+use common::port;
+use etcd_rescue::k8s::render::{kubectl_json, kubectl_yaml};
+use etcd_rescue::k8s::schema;
+use etcd_rescue::mvcc::range::{range_stream, RangeRequest};
+use etcd_rescue::mvcc::KeyIndex;
+use etcd_rescue::ops::k8s::{object_of, ShowOptions};
+use etcd_rescue::ops::open::OpenDb;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/k8s-testdata/HEAD")
+}
+
+/// Everything the fixture needs, or (outside CI) a reason to skip.
+fn prerequisites() -> bool {
+    let mut missing = Vec::new();
+    if !shared().is_dir() {
+        missing.push("../shared/k8s-testdata".to_string());
+    }
+    for (cmd, arg) in [
+        ("etcd", "--version"),
+        ("kubectl", "version"),
+        ("openssl", "version"),
+    ] {
+        let ok = Command::new(cmd)
+            .arg(arg)
+            .args(if cmd == "kubectl" {
+                vec!["--client"]
+            } else {
+                vec![]
+            })
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            missing.push(cmd.to_string());
+        }
+    }
+    let py = Command::new("python3")
+        .args(["-c", "import cryptography, nacl"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !py {
+        missing.push("python3 with cryptography and pynacl".into());
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "missing for the Kubernetes fixture: {missing:?} (scripts/test.sh installs them)"
+    );
+    eprintln!("SKIPPED: missing {missing:?}");
+    false
+}
+
+fn make_fixture(out: &Path) -> Value {
+    let st = Command::new("python3")
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/k8s/make_fixture.py"))
+        .arg("--testdata")
+        .arg(shared())
+        .arg("--out")
+        .arg(out)
+        .args([
+            "--client-port",
+            &port().to_string(),
+            "--peer-port",
+            &port().to_string(),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success(), "make_fixture.py failed");
+    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// The JSON the apiserver would serve for a test-data object stored at
+/// `mod_revision`: the file's JSON with resourceVersion set, managedFields
+/// hidden.
+fn served_testdata(file: &str, mod_revision: i64) -> Value {
+    let name = file.trim_end_matches(".pb");
+    let mut v: Value =
+        serde_json::from_slice(&std::fs::read(shared().join(format!("{name}.json"))).unwrap())
+            .unwrap();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.insert(
+            "resourceVersion".into(),
+            Value::String(mod_revision.to_string()),
+        );
+        m.remove("managedFields");
+    }
+    v
+}
+
+/// Whether every member of `want` is in `got` with the same value.
+fn contains(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => w
+            .iter()
+            .all(|(k, v)| g.get(k).is_some_and(|x| contains(x, v))),
+        (Value::Array(g), Value::Array(w)) => {
+            g.len() == w.len() && g.iter().zip(w).all(|(x, y)| contains(x, y))
+        }
+        _ => got == want,
+    }
+}
+
+#[test]
+fn fixture_objects_decode_and_print_as_kubectl_prints_them() {
+    if !prerequisites() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let manifest = make_fixture(tmp.path());
+    let input = etcd_rescue::input::resolve(&tmp.path().join("etcd")).unwrap();
+    let db = OpenDb::open(&input).unwrap();
+    let bolt = db.bolt().unwrap();
+    let index = KeyIndex::build(&bolt).unwrap();
+    let show = ShowOptions {
+        managed_fields: false,
+        secrets: true,
+    };
+    let mut wrong = Vec::new();
+    let mut objects = Vec::new();
+    let (mut checked, mut encrypted) = (0, 0);
+    for e in manifest["entries"].as_array().unwrap() {
+        if e["deleted"] == true {
+            continue;
+        }
+        let key = e["key"].as_str().unwrap();
+        let mut found = None;
+        range_stream(
+            &index,
+            &RangeRequest::from_cli(key.as_bytes(), None, false, false),
+            &mut |kv| {
+                found = Some(object_of(schema::builtin(), &kv, &show));
+                Ok(())
+            },
+        )
+        .unwrap();
+        let Some(o) = found else {
+            wrong.push(format!("{key}: not found"));
+            continue;
+        };
+        if e["format"] == "text" {
+            if o.object.is_some() || o.error.is_none() {
+                wrong.push(format!("{key}: plain text passed off as an object"));
+            }
+            continue;
+        }
+        if !e["encryption"].is_null() {
+            encrypted += 1;
+            if o.object.is_some() || o.error.is_none() {
+                wrong.push(format!("{key}: encrypted value shown without a key"));
+            }
+            continue;
+        }
+        let Some(obj) = o.object.clone() else {
+            wrong.push(format!("{key}: {:?}", o.error));
+            continue;
+        };
+        checked += 1;
+        let ok = if e["source"] == "generated" {
+            if e["expected_complete"] == true {
+                obj == e["expected"]
+            } else {
+                contains(&obj, &e["expected"])
+            }
+        } else {
+            obj == served_testdata(e["source"].as_str().unwrap(), o.mod_revision)
+        };
+        if !ok {
+            wrong.push(format!("{key}: decoded {obj}"));
+        }
+        if o.notes.is_empty() {
+            objects.push(obj);
+        }
+    }
+    println!(
+        "k8s fixture: {checked} objects decoded as written, {encrypted} encrypted values refused without a key, {} wrong",
+        wrong.len()
+    );
+    assert!(checked > 400, "only {checked} objects checked");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // kubectl prints our JSON exactly as we print it. kubectl needs an
+    // edit to print a local file: it adds a label, and we add the same
+    // label to our objects before printing them ourselves.
+    for o in &mut objects {
+        if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+            let labels = m
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(l) = labels.as_object_mut() {
+                l.insert("etcd-rescue-oracle".into(), Value::String("x".into()));
+            } else {
+                *labels = serde_json::json!({"etcd-rescue-oracle": "x"});
+            }
+        }
+    }
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
+    let file = tmp.path().join("objects.json");
+    std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
+    for (format, ours) in [
+        ("yaml", objects.iter().map(kubectl_yaml).collect::<String>()),
+        ("json", objects.iter().map(kubectl_json).collect::<String>()),
+    ] {
+        let o = Command::new("kubectl")
+            .args(["label", "--local", "-f"])
+            .arg(&file)
+            .args(["-o", format, "--overwrite", "etcd-rescue-oracle=x"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "kubectl: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let theirs = String::from_utf8(o.stdout).unwrap();
+        if theirs != ours {
+            let at = theirs
+                .lines()
+                .zip(ours.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
+            let show = |s: &str| {
+                s.lines()
+                    .skip(at.saturating_sub(3))
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            panic!(
+                "{format}: kubectl differs from us at line {}:\n--- kubectl\n{}\n--- ours\n{}",
+                at + 1,
+                show(&theirs),
+                show(&ours)
+            );
+        }
+        println!(
+            "k8s fixture: kubectl {format} output identical for {} objects",
+            objects.len()
+        );
+    }
+}
