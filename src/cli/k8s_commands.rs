@@ -31,14 +31,44 @@ pub struct ShowArgs {
     /// Show Secret data (redacted by default).
     #[arg(long)]
     pub show_secrets: bool,
+    /// The apiserver's EncryptionConfiguration (--encryption-provider-config): decrypts
+    /// aescbc, aesgcm and secretbox values.
+    #[arg(long, value_name = "FILE")]
+    pub encryption_config: Option<PathBuf>,
+    /// An unwrapped KMS data key (KMS v2: the DEK or seed), base64, for the KMS plugin NAME.
+    #[arg(long, value_name = "NAME=BASE64")]
+    pub kms_dek: Vec<String>,
 }
 
 impl ShowArgs {
-    fn options(&self) -> ShowOptions {
-        ShowOptions {
+    fn options(&self) -> Result<ShowOptions, Failure> {
+        let mut keyring = match &self.encryption_config {
+            Some(p) => Some(
+                etcd_rescue::k8s::crypt::Keyring::from_config(&std::fs::read_to_string(p)?)
+                    .map_err(|e| Failure {
+                        code: exit::UNUSABLE,
+                        message: format!("{}: {e}", p.display()),
+                    })?,
+            ),
+            None => None,
+        };
+        for d in &self.kms_dek {
+            let bad = || Failure {
+                code: exit::UNUSABLE,
+                message: format!("--kms-dek {d:?}: expected NAME=BASE64"),
+            };
+            let (name, key) = d.split_once('=').ok_or_else(bad)?;
+            let key = etcd_rescue::k8s::crypt::b64_decode(key).ok_or_else(bad)?;
+            keyring
+                .get_or_insert_with(Default::default)
+                .kms_keys
+                .insert(name.to_string(), key);
+        }
+        Ok(ShowOptions {
             managed_fields: self.show_managed_fields,
             secrets: self.show_secrets,
-        }
+            keyring,
+        })
     }
 }
 
@@ -92,6 +122,9 @@ Examples:
         /// The value's file, or - for standard input.
         #[arg(default_value = "-")]
         file: PathBuf,
+        /// The etcd key the value was stored under (aesgcm and KMS authenticate it).
+        #[arg(long, default_value = "")]
+        key: String,
         #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
         output: ObjectFormat,
         #[command(flatten)]
@@ -277,9 +310,14 @@ pub fn dispatch(cmd: K8sCommand, out: &mut dyn Write) -> Result<i32, Failure> {
                 revision: rev,
                 prefix,
             };
-            get(&path, &sel, raw, output, &show.options(), out)
+            get(&path, &sel, raw, output, &show.options()?, out)
         }
-        K8sCommand::Decode { file, output, show } => {
+        K8sCommand::Decode {
+            file,
+            key,
+            output,
+            show,
+        } => {
             let mut bytes = Vec::new();
             if file.as_os_str() == "-" {
                 std::io::stdin().read_to_end(&mut bytes)?;
@@ -291,13 +329,15 @@ pub fn dispatch(cmd: K8sCommand, out: &mut dyn Write) -> Result<i32, Failure> {
             if bytes.starts_with(b"k8s") && bytes.ends_with(b"\n") {
                 bytes.pop();
             }
-            let (format, obj, notes, err) = k8s::decode_value(schema::builtin(), &bytes);
+            let show = show.options()?;
+            let (format, obj, notes, err) =
+                k8s::decode_stored(schema::builtin(), &show, key.as_bytes(), &bytes);
             for n in &notes {
                 eprintln!("etcd-rescue: note: {n}");
             }
             match obj {
                 Some(o) => {
-                    let o = k8s::served(o, 0, &show.options());
+                    let o = k8s::served(o, 0, &show);
                     print_one(&o, output, out)?;
                     Ok(exit::OK)
                 }

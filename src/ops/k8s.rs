@@ -15,11 +15,46 @@ use crate::mvcc::KeyIndex;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-/// What to show.
+/// What to show, and the keys to decrypt with.
 #[derive(Debug, Clone, Default)]
 pub struct ShowOptions {
     pub managed_fields: bool,
     pub secrets: bool,
+    pub keyring: Option<crate::k8s::crypt::Keyring>,
+}
+
+/// The resource a key under `/registry` belongs to (`secrets`,
+/// `customresourcedefinitions.apiextensions.k8s.io`), for choosing
+/// encryption providers.
+pub fn resource_of_key(key: &[u8]) -> String {
+    let k = String::from_utf8_lossy(key);
+    let mut parts = k.trim_start_matches('/').split('/').skip(1);
+    match (parts.next(), parts.next()) {
+        (Some(first), Some(second)) if first.contains('.') => format!("{second}.{first}"),
+        (Some(first), _) => first.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Decode a value stored under `etcd_key`, decrypting it first when it is
+/// encrypted and keys were given.
+pub fn decode_stored(
+    schema: &Schema,
+    show: &ShowOptions,
+    etcd_key: &[u8],
+    value: &[u8],
+) -> (String, Option<Json>, Vec<String>, Option<String>) {
+    if let (Stored::Encrypted(e), Some(ring)) = (recognize(value), &show.keyring) {
+        let label = format!("encrypted {}:{}:{}", e.provider, e.version, e.key_name);
+        return match crate::k8s::crypt::decrypt(ring, &resource_of_key(etcd_key), etcd_key, value) {
+            Ok(plain) => {
+                let (inner, obj, notes, err) = decode_value(schema, &plain);
+                (format!("{label} → {inner}"), obj, notes, err)
+            }
+            Err(err) => (label, None, vec![], Some(err.to_string())),
+        };
+    }
+    decode_value(schema, value)
 }
 
 /// One object read from a key.
@@ -155,7 +190,7 @@ pub fn served(mut obj: Json, mod_revision: i64, show: &ShowOptions) -> Json {
 
 /// Read one key's object.
 pub fn object_of(schema: &Schema, kv: &KeyValue<'_>, show: &ShowOptions) -> K8sObject {
-    let (format, object, notes, error) = decode_value(schema, kv.value);
+    let (format, object, notes, error) = decode_stored(schema, show, kv.key, kv.value);
     K8sObject {
         key: String::from_utf8_lossy(kv.key).into_owned(),
         create_revision: kv.create_revision,
