@@ -9,7 +9,6 @@ use etcd_rescue::k8s::render::{kubectl_json, kubectl_yaml};
 use etcd_rescue::k8s::schema;
 use etcd_rescue::ops::exit;
 use etcd_rescue::ops::k8s::{self, K8sObject, Selection, ShowOptions};
-use etcd_rescue::ops::render::table_dyn;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
@@ -112,6 +111,60 @@ found; 2 unusable input or unknown resource.")]
         output: Option<ObjectFormat>,
         #[command(flatten)]
         show: ShowArgs,
+    },
+    /// Write every object (or those of RESOURCEs) as YAML files: DIR/<resource>/[<namespace>/]<name>.yaml.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue k8s extract backup.db --to ./objects
+  etcd-rescue k8s extract /var/lib/etcd --to ./restore deploy svc cm secrets -n shop --for-apply \\
+      --encryption-config /etc/kubernetes/enc.yaml --show-secrets
+  kubectl apply -R -f ./restore
+
+--for-apply strips what the server sets (uid, resourceVersion, creationTimestamp, managedFields,
+generation, ownerReferences, status, Service cluster IPs, Pod node names) and leaves out what
+controllers recreate (events, endpoints, leases, controller revisions, controller-owned objects,
+service account tokens). Secrets are written with mode 0600. Exit 1 if some object could not be
+decoded or written (named on stderr).")]
+    Extract {
+        /// Data dir, member dir, db file or snapshot file.
+        path: PathBuf,
+        /// Kubectl resource names; none: every object.
+        resources: Vec<String>,
+        /// The directory to write (must not exist or be empty, unless --force).
+        #[arg(long)]
+        to: PathBuf,
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        #[arg(long, default_value_t = 0)]
+        rev: i64,
+        /// Also write every older stored revision (<name>.rev-<revision>.yaml).
+        #[arg(long)]
+        all_revisions: bool,
+        /// Strip server-set fields and skip controller-made objects so `kubectl apply -R` recreates them.
+        #[arg(long)]
+        for_apply: bool,
+        /// Write into a non-empty directory.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, default_value = "/registry")]
+        prefix: String,
+        #[command(flatten)]
+        show: ShowArgs,
+    },
+    /// Objects and bytes per kind and namespace, the largest and most revised objects.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue k8s stats /var/lib/etcd
+  etcd-rescue k8s stats backup.db -o json | jq '.per_kind'")]
+    Stats {
+        path: PathBuf,
+        #[arg(long, default_value = "/registry")]
+        prefix: String,
+        /// How many objects the largest/most-revised lists show.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[command(flatten)]
+        out: super::OutputArg,
     },
     /// Decode one stored value (a file, or - for stdin) to YAML or JSON, as `auger decode` does.
     #[command(after_help = "\
@@ -279,14 +332,215 @@ fn get(
                     r
                 })
                 .collect();
-            table_dyn(out, &headers, &rows)?;
+            plain_table(out, &headers, &rows)?;
         }
     }
     Ok(code)
 }
 
+fn extract(
+    path: &std::path::Path,
+    to: &std::path::Path,
+    force: bool,
+    opts: &etcd_rescue::ops::k8s_extract::ExtractOptions,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
+    if to.exists() && std::fs::read_dir(to)?.next().is_some() && !force {
+        return Err(Failure {
+            code: exit::UNUSABLE,
+            message: format!(
+                "{} exists and is not empty (--force writes into it)",
+                to.display()
+            ),
+        });
+    }
+    let o = open(path)?;
+    let b = bolt(&o)?;
+    let idx = index(&b)?;
+    let mut code = damage_note(&idx);
+    let bar = indicatif::ProgressBar::new(0);
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} objects {per_sec} {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let r =
+        etcd_rescue::ops::k8s_extract::extract(schema::builtin(), &idx, opts, to, &|n| bar.inc(n))
+            .map_err(|e| Failure {
+                code: exit::UNUSABLE,
+                message: e,
+            })?;
+    bar.finish_and_clear();
+    for (k, e) in &r.errors {
+        eprintln!("etcd-rescue: {k}: {e}");
+    }
+    if !r.errors.is_empty() {
+        code = exit::FINDINGS;
+    }
+    writeln!(
+        out,
+        "wrote {} objects to {}{}{}",
+        r.written,
+        to.display(),
+        if r.skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; left out {} (--for-apply)", r.skipped.len())
+        },
+        if r.errors.is_empty() {
+            String::new()
+        } else {
+            format!("; {} could not be decoded or written", r.errors.len())
+        }
+    )?;
+    for (res, n) in &r.per_resource {
+        writeln!(out, "  {n:>7}  {res}")?;
+    }
+    let mut why: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (_, w) in &r.skipped {
+        *why.entry(w).or_default() += 1;
+    }
+    for (w, n) in why {
+        writeln!(out, "  left out {n}: {w}")?;
+    }
+    Ok(code)
+}
+
+fn stats(
+    path: &std::path::Path,
+    prefix: &str,
+    top: usize,
+    format: etcd_rescue::ops::render::Format,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
+    let o = open(path)?;
+    let b = bolt(&o)?;
+    let idx = index(&b)?;
+    let code = damage_note(&idx);
+    let s = etcd_rescue::ops::k8s_extract::stats(&idx, prefix, top);
+    if format == etcd_rescue::ops::render::Format::Json {
+        serde_json::to_writer_pretty(&mut *out, &s).map_err(std::io::Error::other)?;
+        writeln!(out)?;
+        return Ok(code);
+    }
+    let h = etcd_rescue::ops::status::humanize_bytes;
+    writeln!(
+        out,
+        "{} objects, {} (newest values), {} with all {} retained revisions",
+        s.total.objects,
+        h(s.total.bytes),
+        h(s.total.all_revisions_bytes),
+        s.total.revisions
+    )?;
+    for (title, map) in [("KIND", &s.per_kind), ("NAMESPACE", &s.per_namespace)] {
+        let mut rows: Vec<(&String, &etcd_rescue::ops::k8s_extract::Tally)> = map.iter().collect();
+        rows.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
+        let rows: Vec<Vec<String>> = rows
+            .into_iter()
+            .map(|(k, t)| {
+                vec![
+                    k.clone(),
+                    t.objects.to_string(),
+                    h(t.bytes),
+                    t.revisions.to_string(),
+                    h(t.all_revisions_bytes),
+                ]
+            })
+            .collect();
+        writeln!(out)?;
+        plain_table(
+            out,
+            &[title, "OBJECTS", "BYTES", "REVISIONS", "ALL-REVISION BYTES"],
+            &rows,
+        )?;
+    }
+    for (title, list) in [("LARGEST", &s.largest), ("MOST REVISED", &s.most_revised)] {
+        writeln!(out)?;
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|n| {
+                vec![
+                    n.key.clone(),
+                    h(n.bytes),
+                    n.revisions.to_string(),
+                    h(n.all_revisions_bytes),
+                ]
+            })
+            .collect();
+        plain_table(
+            out,
+            &[title, "BYTES", "REVISIONS", "ALL-REVISION BYTES"],
+            &rows,
+        )?;
+    }
+    Ok(code)
+}
+
+/// Columns as kubectl prints them: left-aligned, three spaces apart.
+fn plain_table(out: &mut dyn Write, headers: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(x) = w.get_mut(i) {
+                *x = (*x).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let n = cells.len();
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i + 1 == n {
+                    c.to_string()
+                } else {
+                    format!("{c:<width$}   ", width = w[i])
+                }
+            })
+            .collect::<String>()
+    };
+    writeln!(out, "{}", line(headers.to_vec()))?;
+    for r in rows {
+        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
 pub fn dispatch(cmd: K8sCommand, out: &mut dyn Write) -> Result<i32, Failure> {
     match cmd {
+        K8sCommand::Extract {
+            path,
+            resources,
+            to,
+            namespace,
+            rev,
+            all_revisions,
+            for_apply,
+            force,
+            prefix,
+            show,
+        } => {
+            let opts = etcd_rescue::ops::k8s_extract::ExtractOptions {
+                resources,
+                namespace,
+                revision: rev,
+                all_revisions,
+                for_apply,
+                prefix,
+                show: show.options()?,
+            };
+            extract(&path, &to, force, &opts, out)
+        }
+        K8sCommand::Stats {
+            path,
+            prefix,
+            top,
+            out: o,
+        } => stats(&path, &prefix, top, o.output, out),
         K8sCommand::Get {
             path,
             resource,
