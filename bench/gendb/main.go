@@ -64,6 +64,7 @@ func main() {
 	vsize := flag.Int("value-size", 1000, "mean value size")
 	seed := flag.Int64("seed", 1, "random seed")
 	batch := flag.Int("batch", 100000, "puts per transaction")
+	k8sValues := flag.String("k8s-values", "", "folder of Kubernetes test-data .pb files: store each key's kind as its value (read at run time, never copied)")
 	flag.Parse()
 
 	os.Remove(*out)
@@ -85,11 +86,21 @@ func main() {
 	rng := rand.New(rand.NewSource(*seed))
 	state := make([]keyState, *keys)
 	// Kubernetes-like key names: mostly pods, then the other busy kinds.
-	kinds := []struct{ prefix, obj string }{
-		{"/registry/pods", "pod"}, {"/registry/pods", "pod"}, {"/registry/pods", "pod"},
-		{"/registry/events", "event"}, {"/registry/configmaps", "cm"}, {"/registry/secrets", "secret"},
-		{"/registry/services/endpoints", "svc"}, {"/registry/replicasets", "rs"},
-		{"/registry/leases/kube-node-lease", "node"}, {"/registry/serviceaccounts", "sa"},
+	kinds := []struct{ prefix, obj, pb string }{
+		{"/registry/pods", "pod", "core.v1.Pod"}, {"/registry/pods", "pod", "core.v1.Pod"}, {"/registry/pods", "pod", "core.v1.Pod"},
+		{"/registry/events", "event", "core.v1.Event"}, {"/registry/configmaps", "cm", "core.v1.ConfigMap"}, {"/registry/secrets", "secret", "core.v1.Secret"},
+		{"/registry/services/endpoints", "svc", "core.v1.Endpoints"}, {"/registry/replicasets", "rs", "apps.v1.ReplicaSet"},
+		{"/registry/leases/kube-node-lease", "node", "coordination.k8s.io.v1.Lease"}, {"/registry/serviceaccounts", "sa", "core.v1.ServiceAccount"},
+	}
+	k8s := map[string][]byte{}
+	if *k8sValues != "" {
+		for _, k := range kinds {
+			b, err := os.ReadFile(*k8sValues + "/" + k.pb + ".pb")
+			if err != nil {
+				panic(err)
+			}
+			k8s[k.pb] = b
+		}
 	}
 	name := func(i int) []byte {
 		k := kinds[i%len(kinds)]
@@ -157,11 +168,15 @@ func main() {
 						large++
 					}
 					off := rng.Intn(len(payload) - size)
+					value := payload[off : off+size]
+					if v, ok := k8s[kinds[i%len(kinds)].pb]; ok {
+						value = v
+					}
 					buf = bytesField(buf, 1, name(i))
 					buf = field(buf, 2, uint64(st.create))
 					buf = field(buf, 3, uint64(rev))
 					buf = field(buf, 4, uint64(st.version))
-					buf = bytesField(buf, 5, payload[off:off+size])
+					buf = bytesField(buf, 5, value)
 					if i%10 == 0 {
 						buf = field(buf, 6, uint64(leaseIDs[i%3]))
 					}

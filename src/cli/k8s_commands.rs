@@ -5,7 +5,7 @@
 use super::keyspace_commands::{bolt, damage_note, index, open};
 use super::Failure;
 use clap::Subcommand;
-use etcd_rescue::k8s::render::{kubectl_json, kubectl_yaml};
+use etcd_rescue::k8s::render::{kubectl_json, kubectl_yaml, ListStream};
 use etcd_rescue::k8s::schema;
 use etcd_rescue::ops::exit;
 use etcd_rescue::ops::k8s::{self, K8sObject, Selection, ShowOptions};
@@ -236,22 +236,42 @@ fn get(
     let b = bolt(&o)?;
     let idx = index(&b)?;
     let mut code = damage_note(&idx);
-    let (res, objects, _) =
-        k8s::select(schema::builtin(), &idx, sel, show).map_err(|e| Failure {
-            code: match e {
-                k8s::SelectError::UnknownResource(_) => exit::UNUSABLE,
-                _ => exit::FINDINGS,
-            },
-            message: e.to_string(),
-        })?;
-    for ob in &objects {
+    let fail = |e: k8s::SelectError| Failure {
+        code: match e {
+            k8s::SelectError::UnknownResource(_) => exit::UNUSABLE,
+            _ => exit::FINDINGS,
+        },
+        message: e.to_string(),
+    };
+    let report = |ob: &K8sObject, code: &mut i32| {
         if let Some(e) = &ob.error {
             eprintln!("etcd-rescue: {}: {e}", ob.key);
-            code = exit::FINDINGS;
+            *code = exit::FINDINGS;
         }
         for n in &ob.notes {
             eprintln!("etcd-rescue: {}: note: {n}", ob.key);
         }
+    };
+    // A list as YAML or JSON streams: memory stays flat for any number.
+    if let (Some(f @ (ObjectFormat::Yaml | ObjectFormat::Json)), None, false) =
+        (output, &sel.name, raw)
+    {
+        let (mut stream, head) = ListStream::begin(f == ObjectFormat::Json);
+        out.write_all(head.as_bytes())?;
+        k8s::select_each(schema::builtin(), &idx, sel, show, &mut |_, ob| {
+            report(&ob, &mut code);
+            match &ob.object {
+                Some(o) => out.write_all(stream.item(o).as_bytes()),
+                None => Ok(()),
+            }
+        })
+        .map_err(fail)?;
+        out.write_all(stream.end().as_bytes())?;
+        return Ok(code);
+    }
+    let (res, objects) = k8s::select(schema::builtin(), &idx, sel, show).map_err(fail)?;
+    for ob in &objects {
+        report(ob, &mut code);
     }
     if objects.is_empty() {
         if let Some(n) = &sel.name {
@@ -284,14 +304,13 @@ fn get(
     }
     match output {
         Some(f @ (ObjectFormat::Yaml | ObjectFormat::Json)) => {
-            let shown: Vec<&K8sObject> = objects.iter().filter(|o| o.object.is_some()).collect();
-            match (sel.name.is_some(), shown.as_slice()) {
-                (true, [one]) => {
-                    if let Some(obj) = &one.object {
-                        print_one(obj, f, out)?;
-                    }
+            let shown = objects.iter().filter(|o| o.object.is_some()).count();
+            if sel.name.is_some() && shown == 1 {
+                if let Some(obj) = objects.iter().find_map(|o| o.object.as_ref()) {
+                    print_one(obj, f, out)?;
                 }
-                _ => print_one(&k8s::list_of(&objects), f, out)?,
+            } else {
+                print_one(&k8s::list_of(objects), f, out)?;
             }
         }
         Some(ObjectFormat::Name) => {

@@ -17,6 +17,23 @@ use serde_json::{Map, Value as Json};
 /// as base64.
 const MAX_DEPTH: usize = 64;
 
+/// Where in the object the decoder is, built on the stack and only turned
+/// into text when a note needs it.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    seg: &'a str,
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(p) = self.parent {
+            write!(f, "{p}.")?;
+        }
+        f.write_str(self.seg)
+    }
+}
+
 /// A decoded object and what could not be decoded by the schema.
 #[derive(Debug, Clone)]
 pub struct Decoded {
@@ -29,7 +46,17 @@ pub struct Decoded {
 pub fn decode_envelope(schema: &Schema, env: &Envelope<'_>) -> Decoded {
     let mut notes = Vec::new();
     let mut obj = match schema.kind(env.api_version, env.kind) {
-        Some(t) => decode_msg(schema, t, env.raw, 0, "", &mut notes),
+        Some(t) => decode_msg(
+            schema,
+            t,
+            env.raw,
+            0,
+            At {
+                parent: None,
+                seg: "",
+            },
+            &mut notes,
+        ),
         None => {
             notes.push(format!(
                 "kind {} {} is not in the schema: fields shown by number (schemaless)",
@@ -77,7 +104,7 @@ fn decode_msg(
     t: usize,
     b: &[u8],
     depth: usize,
-    path: &str,
+    path: At<'_>,
     notes: &mut Vec<String>,
 ) -> Map<String, Json> {
     let mut out = Map::new();
@@ -122,7 +149,10 @@ fn decode_msg(
             continue;
         };
         seen.push(n);
-        let child_path = format!("{path}.{}", f.json);
+        let child_path = At {
+            parent: Some(&path),
+            seg: &f.json,
+        };
         if f.inline {
             if let (Ty::Msg(it), Value::Bytes(x)) = (&f.ty, v) {
                 let inner = decode_msg(schema, *it, x, depth + 1, path, notes);
@@ -132,7 +162,7 @@ fn decode_msg(
             }
             continue;
         }
-        match decode_field(schema, f, &v, depth, &child_path, notes) {
+        match decode_field(schema, f, &v, depth, child_path, notes) {
             Some(val) => {
                 if let (Ty::Map(_), Json::Object(entry)) = (&f.ty, &val) {
                     let slot = out
@@ -226,7 +256,7 @@ fn decode_field(
     f: &Field,
     v: &Value<'_>,
     depth: usize,
-    path: &str,
+    path: At<'_>,
     notes: &mut Vec<String>,
 ) -> Option<Json> {
     if let Ty::Map(vt) = &f.ty {
@@ -253,7 +283,7 @@ fn decode_ty(
     ty: &Ty,
     v: &Value<'_>,
     depth: usize,
-    path: &str,
+    path: At<'_>,
     notes: &mut Vec<String>,
 ) -> Option<Json> {
     Some(match (ty, v) {
@@ -317,7 +347,7 @@ fn decode_ty(
 
 /// RawExtension/FieldsV1 bytes: JSON inlined, CBOR converted, anything else
 /// as base64 with a note.
-fn raw_json(raw: &[u8], path: &str, notes: &mut Vec<String>) -> Json {
+fn raw_json(raw: &[u8], path: At<'_>, notes: &mut Vec<String>) -> Json {
     if raw.is_empty() {
         return Json::Null;
     }

@@ -141,6 +141,51 @@ fn json_into(v: &Json, indent: usize, out: &mut String) {
     }
 }
 
+/// A kubectl `List` printed while its items are produced: `begin`, then
+/// `item` for each object, then `end`; the bytes equal the printer's output
+/// for the whole list.
+pub struct ListStream {
+    json: bool,
+    items: usize,
+}
+
+impl ListStream {
+    pub fn begin(json: bool) -> (ListStream, String) {
+        let head = if json {
+            "{\n    \"apiVersion\": \"v1\",\n    \"items\": ["
+        } else {
+            "apiVersion: v1\nitems:"
+        };
+        (ListStream { json, items: 0 }, head.to_string())
+    }
+
+    pub fn item(&mut self, v: &Json) -> String {
+        self.items += 1;
+        if self.json {
+            let mut s = String::from(if self.items == 1 { "\n" } else { ",\n" });
+            s.push_str("        ");
+            json_into(v, 8, &mut s);
+            s
+        } else {
+            let mut y = Yaml {
+                out: String::from("\n"),
+                column: 0,
+            };
+            y.sequence(std::slice::from_ref(v), 0);
+            y.out
+        }
+    }
+
+    pub fn end(self) -> String {
+        match (self.json, self.items) {
+            (true, 0) => "],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n".into(),
+            (true, _) => "\n    ],\n    \"kind\": \"List\",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n".into(),
+            (false, 0) => " []\nkind: List\nmetadata:\n  resourceVersion: \"\"\n".into(),
+            (false, _) => "\nkind: List\nmetadata:\n  resourceVersion: \"\"\n".into(),
+        }
+    }
+}
+
 /// `kubectl get -o json`.
 pub fn kubectl_json(v: &Json) -> String {
     let mut s = String::new();
@@ -153,18 +198,27 @@ pub fn kubectl_json(v: &Json) -> String {
 
 /// go-yaml v2's map key order.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        return natural_cmp_of(a.as_bytes(), b.as_bytes());
+    }
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
+    natural_cmp_of(&ar, &br)
+}
+
+fn natural_cmp_of<T: Copy + Into<char>>(a: &[T], b: &[T]) -> Ordering {
+    let ch = |s: &[T], i: usize| -> char { s[i].into() };
     let mut i = 0;
-    while i < ar.len() && i < br.len() {
-        if ar[i] == br[i] {
+    while i < a.len() && i < b.len() {
+        let (ca, cb) = (ch(a, i), ch(b, i));
+        if ca == cb {
             i += 1;
             continue;
         }
-        let al = ar[i].is_alphabetic();
-        let bl = br[i].is_alphabetic();
+        let al = ca.is_alphabetic();
+        let bl = cb.is_alphabetic();
         if al && bl {
-            return ar[i].cmp(&br[i]);
+            return ca.cmp(&cb);
         }
         if al || bl {
             return if bl {
@@ -174,14 +228,15 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
             };
         }
         let (mut an, mut bn): (i64, i64) = (0, 0);
-        if ar[i] == '0' || br[i] == '0' {
+        if ca == '0' || cb == '0' {
             let mut j = i;
             while j > 0 {
                 j -= 1;
-                if !ar[j].is_ascii_digit() {
+                let c = ch(a, j);
+                if !c.is_ascii_digit() {
                     break;
                 }
-                if ar[j] != '0' {
+                if c != '0' {
                     an = 1;
                     bn = 1;
                     break;
@@ -189,17 +244,17 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
             }
         }
         let mut ai = i;
-        while ai < ar.len() && ar[ai].is_ascii_digit() {
+        while ai < a.len() && ch(a, ai).is_ascii_digit() {
             an = an
                 .saturating_mul(10)
-                .saturating_add(i64::from(ar[ai] as u8 - b'0'));
+                .saturating_add(i64::from(ch(a, ai) as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
-        while bi < br.len() && br[bi].is_ascii_digit() {
+        while bi < b.len() && ch(b, bi).is_ascii_digit() {
             bn = bn
                 .saturating_mul(10)
-                .saturating_add(i64::from(br[bi] as u8 - b'0'));
+                .saturating_add(i64::from(ch(b, bi) as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -208,9 +263,9 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
         if ai != bi {
             return ai.cmp(&bi);
         }
-        return ar[i].cmp(&br[i]);
+        return ca.cmp(&cb);
     }
-    ar.len().cmp(&br.len())
+    a.len().cmp(&b.len())
 }
 
 /// Sort as Go's `sort.Sort` orders small inputs (insertion sort up to 12
@@ -422,6 +477,15 @@ enum Style {
 
 /// go-yaml v2's choice of style (encoder request, then emitter analysis).
 fn style_for(s: &str, key: bool) -> Style {
+    if s.is_ascii() {
+        style_of(s, s.as_bytes(), key)
+    } else {
+        let v: Vec<char> = s.chars().collect();
+        style_of(s, &v, key)
+    }
+}
+
+fn style_of<T: Copy + Into<char>>(s: &str, chars: &[T], key: bool) -> Style {
     let requested = if s.contains('\n') {
         Style::Literal
     } else if resolves_to_non_string(s) {
@@ -429,7 +493,6 @@ fn style_for(s: &str, key: bool) -> Style {
     } else {
         Style::Plain
     };
-    let chars: Vec<char> = s.chars().collect();
     let (mut flow_ind, mut block_ind, mut special) = (false, false, false);
     let (mut line_breaks, mut leading_space, mut leading_break) = (false, false, false);
     let (mut trailing_space, mut trailing_break) = (false, false);
@@ -442,7 +505,8 @@ fn style_for(s: &str, key: bool) -> Style {
     let mut preceded_ws = true;
     let n = chars.len();
     for (i, &c) in chars.iter().enumerate() {
-        let next = chars.get(i + 1).copied();
+        let c: char = c.into();
+        let next: Option<char> = chars.get(i + 1).map(|&x| x.into());
         let followed_ws = next.is_none_or(|x| x == ' ' || x == '\t' || x == '\n' || x == '\r');
         if i == 0 {
             if "#,[]{}&*!|>'\"%@`".contains(c) {
@@ -555,14 +619,19 @@ struct Yaml {
 
 impl Yaml {
     fn put(&mut self, s: &str) {
-        for c in s.chars() {
-            if c == '\n' {
+        let tail = match s.rfind('\n') {
+            Some(i) => {
                 self.column = 0;
-            } else {
-                self.column += 1;
+                &s[i + 1..]
             }
-            self.out.push(c);
-        }
+            None => s,
+        };
+        self.column += if tail.is_ascii() {
+            tail.len()
+        } else {
+            tail.chars().count()
+        };
+        self.out.push_str(s);
     }
 
     fn newline_indent(&mut self, indent: usize) {
@@ -646,6 +715,16 @@ impl Yaml {
     /// Write `s`, breaking at a single space once past column 80 (the
     /// emitter's best width), continuing at `indent`.
     fn folded(&mut self, s: &str, indent: usize, breaks: bool, quote: char) {
+        // No space can reach past column 80: nothing to fold.
+        let width = if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        };
+        if !breaks || !s.contains(' ') || self.column + width <= 80 {
+            self.put(s);
+            return;
+        }
         let chars: Vec<char> = s.chars().collect();
         let mut prev_space = false;
         for (i, &c) in chars.iter().enumerate() {
@@ -805,6 +884,29 @@ mod tests {
             ("line1\nline2", Style::Literal),
         ] {
             assert_eq!(style_for(s, false), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn streamed_lists_equal_printed_lists() {
+        let a =
+            serde_json::json!({"kind": "ConfigMap", "data": {"b": "x y", "a": [1, {"c": null}]}});
+        let b = serde_json::json!({"kind": "Secret", "type": "Opaque"});
+        for items in [vec![], vec![a.clone()], vec![a, b]] {
+            let list = serde_json::json!({"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}});
+            for json in [true, false] {
+                let (mut st, mut out) = ListStream::begin(json);
+                for i in &items {
+                    out.push_str(&st.item(i));
+                }
+                out.push_str(&st.end());
+                let whole = if json {
+                    kubectl_json(&list)
+                } else {
+                    kubectl_yaml(&list)
+                };
+                assert_eq!(out, whole, "json={json} items={}", items.len());
+            }
         }
     }
 

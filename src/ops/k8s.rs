@@ -226,13 +226,16 @@ pub enum SelectError {
     Range(#[from] StreamError),
 }
 
-/// The objects a selection names, in key order.
-pub fn select(
+/// Hand each object a selection names to `emit`, in key order within each
+/// key range read; nothing is collected, so memory stays flat however many
+/// objects match.
+pub fn select_each(
     schema: &Schema,
     index: &KeyIndex<'_>,
     sel: &Selection,
     show: &ShowOptions,
-) -> Result<(Resource, Vec<K8sObject>, i64), SelectError> {
+    emit: &mut dyn FnMut(&Resource, K8sObject) -> std::io::Result<()>,
+) -> Result<Resource, SelectError> {
     let (res, namespaced) = resources::resolve(&sel.resource)
         .ok_or_else(|| SelectError::UnknownResource(sel.resource.clone()))?;
     let base = format!("{}/{}/", sel.prefix.trim_end_matches('/'), res.prefix);
@@ -260,27 +263,40 @@ pub fn select(
         (None, Some(ns), None) => requests.push(prefix(format!("{base}{ns}/"))),
         (None, None, _) => requests.push(prefix(base.clone())),
     }
-    let mut out: Vec<K8sObject> = Vec::new();
-    let mut header = 0;
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for mut req in requests {
         req.revision = sel.revision;
-        let summary = range_stream(index, &req, &mut |kv| {
+        range_stream(index, &req, &mut |kv| {
             let o = object_of(schema, &kv, show);
             let keep = name.is_none_or(|n| o.name() == n);
-            if keep && !out.iter().any(|x| x.key == o.key) {
-                out.push(o);
+            if keep && seen.insert(o.key.clone()) {
+                emit(&res, o)?;
             }
             Ok(())
         })?;
-        header = summary.read_revision;
     }
+    Ok(res)
+}
+
+/// The objects a selection names, in key order.
+pub fn select(
+    schema: &Schema,
+    index: &KeyIndex<'_>,
+    sel: &Selection,
+    show: &ShowOptions,
+) -> Result<(Resource, Vec<K8sObject>), SelectError> {
+    let mut out = Vec::new();
+    let res = select_each(schema, index, sel, show, &mut |_, o| {
+        out.push(o);
+        Ok(())
+    })?;
     out.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok((res, out, header))
+    Ok((res, out))
 }
 
 /// kubectl's `List` of several objects.
-pub fn list_of(objects: &[K8sObject]) -> Json {
-    let items: Vec<Json> = objects.iter().filter_map(|o| o.object.clone()).collect();
+pub fn list_of(objects: Vec<K8sObject>) -> Json {
+    let items: Vec<Json> = objects.into_iter().filter_map(|o| o.object).collect();
     let mut meta = Map::new();
     meta.insert("resourceVersion".into(), Json::String(String::new()));
     let mut m = Map::new();
