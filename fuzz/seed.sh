@@ -3,10 +3,11 @@
 #   page:    every page of the fixture db (and of the snapshot file)
 #   check:   small whole dbs
 #   records: every key-bucket value and revision key of the fixture
+#   k8s:     Kubernetes' stored test objects from ../shared (when present)
 set -euo pipefail
 cd "$(dirname "$0")"
 db=../testdata/etcd34/member/snap/db
-mkdir -p corpus/page corpus/check corpus/records corpus/wal
+mkdir -p corpus/page corpus/check corpus/records corpus/wal corpus/k8s
 python3 - "$db" <<'PY'
 import struct, sys, os
 data = open(sys.argv[1], 'rb').read()
@@ -23,4 +24,6 @@ for i in range(len(data) // ps):
 PY
 cp "$db" corpus/check/fixture.db
 for w in ../testdata/etcd34/member/wal/*.wal; do head -c 65536 "$w" > "corpus/wal/$(basename "$w")"; done
+# Kubernetes values: the stored test objects, read in place (never committed).
+if [ -d ../../shared/k8s-testdata/HEAD ]; then cp ../../shared/k8s-testdata/HEAD/*.pb corpus/k8s/; fi
 echo "seeded: $(ls corpus/page | wc -l) pages, $(ls corpus/records | wc -l) records, $(ls corpus/check | wc -l) dbs"

@@ -101,3 +101,37 @@ pub fn wal(data: &[u8]) -> usize {
     n += crate::wal::entry::decode(1, data).filter_names().len();
     n
 }
+
+/// Decode `data` as a stored Kubernetes value (every encoding, with a
+/// keyring so encrypted prefixes are tried), render it as kubectl would, and
+/// read it as a CBOR value, an EncryptionConfiguration and a schema file.
+pub fn k8s(data: &[u8]) -> usize {
+    use crate::k8s::{cbor, crypt, render, schema};
+    use crate::ops::k8s::{decode_stored, served, ShowOptions};
+    let ring = crypt::Keyring::from_config(
+        "kind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aescbc: {keys: [{name: k, secret: MDEyMzQ1Njc4OWFiY2RlZg==}]}\n  - aesgcm: {keys: [{name: k, secret: MDEyMzQ1Njc4OWFiY2RlZg==}]}\n  - secretbox: {keys: [{name: k, secret: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=}]}\n  - kms: {apiVersion: v2, name: p}\n",
+    )
+    .ok();
+    let mut show = ShowOptions {
+        managed_fields: true,
+        secrets: true,
+        keyring: ring,
+    };
+    if let Some(r) = show.keyring.as_mut() {
+        r.kms_keys.insert("p".into(), vec![7; 32]);
+    }
+    let mut n = 0;
+    let (label, obj, notes, err) =
+        decode_stored(schema::builtin(), &show, b"/registry/secrets/a/b", data);
+    n += label.len() + notes.len() + err.map_or(0, |e| e.len());
+    if let Some(o) = obj {
+        let o = served(o, 7, &show);
+        n += render::kubectl_yaml(&o).len() + render::kubectl_json(&o).len();
+    }
+    n += cbor::to_json(data).map_or(0, |j| j.to_string().len());
+    if let Ok(text) = std::str::from_utf8(data) {
+        n += crypt::Keyring::from_config(text).map_or(0, |k| k.rules.len());
+        n += schema::Schema::from_text(text).map_or(0, |s| s.types.len());
+    }
+    n
+}
