@@ -386,6 +386,59 @@ fn fixture_objects_decode_and_print_as_kubectl_prints_them() {
         String::from_utf8_lossy(&k.stdout).lines().count(),
         files.len()
     );
+    // decode: a value as `etcdctl get --print-value-only` prints it (raw
+    // bytes and a newline), piped in, decrypted with the config and key.
+    for key in [
+        "/registry/configmaps/default/cm-000",
+        "/registry/secrets/encrypted/enc-aesgcm",
+    ] {
+        let value = Command::new(bin)
+            .args(["get"])
+            .arg(&db_dir)
+            .args([key, "--print-value-only"])
+            .output()
+            .unwrap()
+            .stdout;
+        let mut child = Command::new(bin)
+            .args([
+                "k8s",
+                "decode",
+                "-",
+                "-o",
+                "json",
+                "--show-secrets",
+                "--key",
+                key,
+            ])
+            .arg("--encryption-config")
+            .arg(tmp.path().join("encryption-config.yaml"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), &value).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "{key}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let got: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let want = manifest["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["key"] == key)
+            .unwrap()["expected"]
+            .clone();
+        // decode has no etcd revision: everything but resourceVersion.
+        let mut want = want;
+        want["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
+        assert_eq!(got, want, "{key}");
+    }
     println!(
         "k8s fixture: extract wrote {} files; --for-apply {} files, all read by kubectl",
         checked + 4,

@@ -160,11 +160,21 @@ pub fn print_get(
 ) -> Result<RangeSummary, StreamError> {
     match format {
         GetFormat::Simple => {
+            // etcdctl prints keys and values as raw bytes (binary values
+            // included), each followed by a newline.
+            let raw = |b: &[u8], out: &mut dyn Write| -> std::io::Result<()> {
+                if opts.hex {
+                    writeln!(out, "{}", show(b, true))
+                } else {
+                    out.write_all(b)?;
+                    out.write_all(b"\n")
+                }
+            };
             let s = range_stream(index, req, &mut |kv| {
                 if !opts.print_value_only {
-                    writeln!(out, "{}", show(kv.key, opts.hex))?;
+                    raw(kv.key, out)?;
                 }
-                writeln!(out, "{}", show(kv.value, opts.hex))
+                raw(kv.value, out)
             })?;
             if req.count_only {
                 writeln!(out, "{}", s.count)?;
