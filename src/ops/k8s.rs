@@ -161,8 +161,88 @@ pub fn decode_value(
     }
 }
 
+/// A CustomResourceDefinition stored as `apiextensions.k8s.io/v1beta1` (as
+/// the apiserver stores them) converted to the v1 form kubectl is served:
+/// per-version schema, subresources and printer columns, `JSONPath` renamed
+/// `jsonPath`, the webhook conversion settings nested under `webhook`.
+pub fn crd_v1beta1_to_v1(mut obj: Json) -> Json {
+    let is_v1beta1_crd = obj.get("apiVersion").and_then(Json::as_str)
+        == Some("apiextensions.k8s.io/v1beta1")
+        && obj.get("kind").and_then(Json::as_str) == Some("CustomResourceDefinition");
+    if !is_v1beta1_crd {
+        return obj;
+    }
+    obj["apiVersion"] = Json::String("apiextensions.k8s.io/v1".into());
+    let Some(spec) = obj.get_mut("spec").and_then(Json::as_object_mut) else {
+        return obj;
+    };
+    let schema = spec
+        .remove("validation")
+        .and_then(|v| v.get("openAPIV3Schema").cloned());
+    let subresources = spec.remove("subresources");
+    let columns = spec.remove("additionalPrinterColumns");
+    let single = spec.remove("version");
+    if !spec.get("versions").is_some_and(Json::is_array) {
+        let name = single
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        spec.insert(
+            "versions".into(),
+            serde_json::json!([{"name": name, "served": true, "storage": true}]),
+        );
+    }
+    let fix_columns = |c: &Json| -> Json {
+        let mut c = c.clone();
+        if let Some(m) = c.as_object_mut() {
+            if let Some(p) = m.remove("JSONPath") {
+                m.insert("jsonPath".into(), p);
+            }
+        }
+        c
+    };
+    if let Some(Json::Array(versions)) = spec.get_mut("versions") {
+        for v in versions.iter_mut().filter_map(Json::as_object_mut) {
+            if let (Some(s), false) = (&schema, v.contains_key("schema")) {
+                v.insert("schema".into(), serde_json::json!({ "openAPIV3Schema": s }));
+            }
+            if let (Some(s), false) = (&subresources, v.contains_key("subresources")) {
+                v.insert("subresources".into(), s.clone());
+            }
+            let own = v
+                .remove("additionalPrinterColumns")
+                .or_else(|| columns.clone());
+            if let Some(Json::Array(cols)) = own {
+                v.insert(
+                    "additionalPrinterColumns".into(),
+                    Json::Array(cols.iter().map(fix_columns).collect()),
+                );
+            }
+        }
+    }
+    if let Some(conv) = spec.get_mut("conversion").and_then(Json::as_object_mut) {
+        let client = conv.remove("webhookClientConfig");
+        let versions = conv.remove("conversionReviewVersions");
+        if client.is_some() || versions.is_some() {
+            let mut w = Map::new();
+            if let Some(c) = client {
+                w.insert("clientConfig".into(), c);
+            }
+            w.insert(
+                "conversionReviewVersions".into(),
+                versions.unwrap_or_else(|| serde_json::json!(["v1beta1"])),
+            );
+            conv.insert("webhook".into(), Json::Object(w));
+        }
+    }
+    if spec.get("preserveUnknownFields") == Some(&Json::Bool(false)) {
+        spec.remove("preserveUnknownFields");
+    }
+    obj
+}
+
 /// Shape an object as the apiserver serves it.
-pub fn served(mut obj: Json, mod_revision: i64, show: &ShowOptions) -> Json {
+pub fn served(obj: Json, mod_revision: i64, show: &ShowOptions) -> Json {
+    let mut obj = crd_v1beta1_to_v1(obj);
     let secret = obj.get("kind").and_then(Json::as_str) == Some("Secret");
     if let Some(Json::Object(meta)) = obj.get_mut("metadata") {
         if mod_revision > 0 {
@@ -305,4 +385,49 @@ pub fn list_of(objects: Vec<K8sObject>) -> Json {
     m.insert("kind".into(), Json::String("List".into()));
     m.insert("metadata".into(), Json::Object(meta));
     Json::Object(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1beta1_crds_are_served_as_v1() {
+        let stored = serde_json::json!({
+            "apiVersion": "apiextensions.k8s.io/v1beta1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {
+                "group": "example.com",
+                "version": "v1",
+                "versions": [{"name": "v1", "served": true, "storage": true}],
+                "scope": "Namespaced",
+                "names": {"plural": "widgets", "kind": "Widget"},
+                "validation": {"openAPIV3Schema": {"type": "object"}},
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [{"name": "Size", "type": "integer", "JSONPath": ".spec.size"}],
+                "preserveUnknownFields": false
+            }
+        });
+        let v1 = crd_v1beta1_to_v1(stored);
+        assert_eq!(
+            v1,
+            serde_json::json!({
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": "widgets.example.com"},
+                "spec": {
+                    "group": "example.com",
+                    "versions": [{
+                        "name": "v1", "served": true, "storage": true,
+                        "schema": {"openAPIV3Schema": {"type": "object"}},
+                        "subresources": {"status": {}},
+                        "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.size"}]
+                    }],
+                    "scope": "Namespaced",
+                    "names": {"plural": "widgets", "kind": "Widget"}
+                }
+            })
+        );
+    }
 }
