@@ -37,9 +37,25 @@ pub struct ShowArgs {
     /// An unwrapped KMS data key (KMS v2: the DEK or seed), base64, for the KMS plugin NAME.
     #[arg(long, value_name = "NAME=BASE64")]
     pub kms_dek: Vec<String>,
+    /// Read the schema from this checkout of the Kubernetes API Go types (kubernetes/api, with
+    /// apimachinery's pkg/apis/meta/v1 inside it) instead of the built-in one.
+    #[arg(long, value_name = "DIR")]
+    pub k8s_api: Option<PathBuf>,
 }
 
 impl ShowArgs {
+    fn schema(&self) -> Result<std::borrow::Cow<'static, schema::Schema>, Failure> {
+        match &self.k8s_api {
+            None => Ok(std::borrow::Cow::Borrowed(schema::builtin())),
+            Some(dir) => etcd_rescue::k8s::gotypes::load(dir)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| Failure {
+                    code: exit::UNUSABLE,
+                    message: format!("--k8s-api: {e}"),
+                }),
+        }
+    }
+
     fn options(&self) -> Result<ShowOptions, Failure> {
         let mut keyring = match &self.encryption_config {
             Some(p) => Some(
@@ -224,7 +240,9 @@ fn age(o: &K8sObject) -> String {
     etcd_rescue::k8s::time::human_age(now - t)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn get(
+    schema: &schema::Schema,
     path: &std::path::Path,
     sel: &Selection,
     raw: bool,
@@ -258,7 +276,7 @@ fn get(
     {
         let (mut stream, head) = ListStream::begin(f == ObjectFormat::Json);
         out.write_all(head.as_bytes())?;
-        k8s::select_each(schema::builtin(), &idx, sel, show, &mut |_, ob| {
+        k8s::select_each(schema, &idx, sel, show, &mut |_, ob| {
             report(&ob, &mut code);
             match &ob.object {
                 Some(o) => out.write_all(stream.item(o).as_bytes()),
@@ -269,7 +287,7 @@ fn get(
         out.write_all(stream.end().as_bytes())?;
         return Ok(code);
     }
-    let (res, objects) = k8s::select(schema::builtin(), &idx, sel, show).map_err(fail)?;
+    let (res, objects) = k8s::select(schema, &idx, sel, show).map_err(fail)?;
     for ob in &objects {
         report(ob, &mut code);
     }
@@ -358,6 +376,7 @@ fn get(
 }
 
 fn extract(
+    schema: &schema::Schema,
     path: &std::path::Path,
     to: &std::path::Path,
     force: bool,
@@ -386,12 +405,11 @@ fn extract(
     } else {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let r =
-        etcd_rescue::ops::k8s_extract::extract(schema::builtin(), &idx, opts, to, &|n| bar.inc(n))
-            .map_err(|e| Failure {
-                code: exit::UNUSABLE,
-                message: e,
-            })?;
+    let r = etcd_rescue::ops::k8s_extract::extract(schema, &idx, opts, to, &|n| bar.inc(n))
+        .map_err(|e| Failure {
+            code: exit::UNUSABLE,
+            message: e,
+        })?;
     bar.finish_and_clear();
     for (k, e) in &r.errors {
         eprintln!("etcd-rescue: {k}: {e}");
@@ -543,6 +561,7 @@ pub fn dispatch(cmd: K8sCommand, out: &mut dyn Write) -> Result<i32, Failure> {
             prefix,
             show,
         } => {
+            let schema = show.schema()?;
             let opts = etcd_rescue::ops::k8s_extract::ExtractOptions {
                 resources,
                 namespace,
@@ -552,7 +571,7 @@ pub fn dispatch(cmd: K8sCommand, out: &mut dyn Write) -> Result<i32, Failure> {
                 prefix,
                 show: show.options()?,
             };
-            extract(&path, &to, force, &opts, out)
+            extract(&schema, &path, &to, force, &opts, out)
         }
         K8sCommand::Stats {
             path,
@@ -583,7 +602,8 @@ pub fn dispatch(cmd: K8sCommand, out: &mut dyn Write) -> Result<i32, Failure> {
                 revision: rev,
                 prefix,
             };
-            get(&path, &sel, raw, output, &show.options()?, out)
+            let schema = show.schema()?;
+            get(&schema, &path, &sel, raw, output, &show.options()?, out)
         }
         K8sCommand::Decode {
             file,
@@ -602,9 +622,10 @@ pub fn dispatch(cmd: K8sCommand, out: &mut dyn Write) -> Result<i32, Failure> {
             if bytes.starts_with(b"k8s") && bytes.ends_with(b"\n") {
                 bytes.pop();
             }
+            let schema = show.schema()?;
             let show = show.options()?;
             let (format, obj, notes, err) =
-                k8s::decode_stored(schema::builtin(), &show, key.as_bytes(), &bytes);
+                k8s::decode_stored(&schema, &show, key.as_bytes(), &bytes);
             for n in &notes {
                 eprintln!("etcd-rescue: note: {n}");
             }

@@ -8,6 +8,7 @@ pub mod cbor;
 pub mod crypt;
 pub mod decode;
 pub mod envelope;
+pub mod gotypes;
 pub mod infer;
 pub mod render;
 pub mod resources;

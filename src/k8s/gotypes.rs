@@ -1,0 +1,429 @@
+//! A schema read at run time from a checkout of the Kubernetes API Go types
+//! (`--k8s-api DIR`: kubernetes/api, with apimachinery's `pkg/apis/meta/v1`
+//! beside it or inside DIR). Every struct field's tags carry what decoding
+//! needs: `protobuf:"<wire>,<number>,opt|rep,name=..."` gives the field
+//! number, `json:"name,omitempty"` the JSON name, omitempty and inline, and
+//! the Go type gives pointer-ness, repetition, maps and the special types
+//! (Time, MicroTime, Duration, IntOrString, Quantity, RawExtension, FieldsV1).
+//! Kinds are the structs that embed TypeMeta, in packages whose `doc.go`
+//! names their group (`+groupName=`). Only the user's checkout is read; no
+//! Kubernetes source is part of this program.
+#![forbid(unsafe_code)]
+
+use super::schema::{Field, Message, Schema, Ty};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// A Go declaration of interest.
+#[derive(Debug, Clone)]
+enum Decl {
+    Struct(Vec<GoField>),
+    /// `type X <underlying>` for a non-struct type.
+    Alias(String),
+}
+
+#[derive(Debug, Clone)]
+struct GoField {
+    go_type: String,
+    json: String,
+    omitempty: bool,
+    inline: bool,
+    number: Option<u32>,
+}
+
+/// One Go package: its declarations and import aliases.
+#[derive(Debug, Default)]
+struct Package {
+    decls: BTreeMap<String, Decl>,
+    imports: HashMap<String, String>,
+    group: Option<String>,
+}
+
+/// Why a checkout cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("no Go API types with protobuf tags found under {0}")]
+    Empty(PathBuf),
+}
+
+/// The package key of a directory: the path after `k8s.io/api/` or
+/// `k8s.io/apimachinery/` if present, else relative to the root.
+fn package_key(root: &Path, dir: &Path) -> String {
+    let rel = dir
+        .strip_prefix(root)
+        .unwrap_or(dir)
+        .to_string_lossy()
+        .replace('\\', "/");
+    for marker in [
+        "k8s.io/api/",
+        "k8s.io/apimachinery/",
+        "apimachinery/",
+        "api/",
+    ] {
+        if let Some(i) = rel.find(marker) {
+            return rel[i + marker.len()..].to_string();
+        }
+    }
+    rel
+}
+
+/// The package key an import path refers to.
+fn import_key(path: &str) -> String {
+    for marker in ["k8s.io/api/", "k8s.io/apimachinery/"] {
+        if let Some(rest) = path.strip_prefix(marker) {
+            return rest.to_string();
+        }
+    }
+    path.to_string()
+}
+
+fn tag_value<'a>(tags: &'a str, key: &str) -> Option<&'a str> {
+    let start = tags.find(&format!("{key}:\""))? + key.len() + 2;
+    let end = tags[start..].find('"')? + start;
+    Some(&tags[start..end])
+}
+
+fn parse_field(line: &str) -> Option<GoField> {
+    let (decl, tags) = line.split_once('`')?;
+    let tags = tags.trim_end_matches('`');
+    let words: Vec<&str> = decl.split_whitespace().collect();
+    let go_type = match words.as_slice() {
+        [_name, ty] => ty.to_string(),
+        [ty] => ty.to_string(), // embedded
+        _ => return None,
+    };
+    let json = tag_value(tags, "json").unwrap_or("");
+    let mut parts = json.split(',');
+    let name = parts.next().unwrap_or("").to_string();
+    let opts: Vec<&str> = parts.collect();
+    let number = tag_value(tags, "protobuf")
+        .and_then(|p| p.split(',').nth(1))
+        .and_then(|n| n.parse().ok());
+    Some(GoField {
+        go_type,
+        json: name.clone(),
+        omitempty: opts.contains(&"omitempty"),
+        inline: opts.contains(&"inline") && name.is_empty(),
+        number,
+    })
+}
+
+fn parse_file(text: &str, pkg: &mut Package) {
+    let mut lines = text.lines().peekable();
+    let mut in_import = false;
+    while let Some(raw) = lines.next() {
+        let line = raw.trim();
+        if line.starts_with("// +groupName=") {
+            pkg.group = Some(line.trim_start_matches("// +groupName=").trim().to_string());
+        }
+        if line == "import (" {
+            in_import = true;
+            continue;
+        }
+        if in_import {
+            if line == ")" {
+                in_import = false;
+                continue;
+            }
+            let w: Vec<&str> = line.split_whitespace().collect();
+            let (alias, path) = match w.as_slice() {
+                [p] => (
+                    p.trim_matches('"')
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or("")
+                        .to_string(),
+                    p.trim_matches('"'),
+                ),
+                [a, p] => (a.to_string(), p.trim_matches('"')),
+                _ => continue,
+            };
+            pkg.imports.insert(alias, import_key(path));
+            continue;
+        }
+        let Some(rest) = line.strip_prefix("type ") else {
+            continue;
+        };
+        let mut w = rest.split_whitespace();
+        let (Some(name), Some(kind)) = (w.next(), w.next()) else {
+            continue;
+        };
+        if kind == "struct" && rest.trim_end().ends_with('{') {
+            let mut fields = Vec::new();
+            for f in lines.by_ref() {
+                let f = f.trim();
+                if f == "}" {
+                    break;
+                }
+                if f.starts_with("//") || f.is_empty() {
+                    continue;
+                }
+                if let Some(gf) = parse_field(f) {
+                    fields.push(gf);
+                }
+            }
+            pkg.decls.insert(name.to_string(), Decl::Struct(fields));
+        } else if kind != "struct" && kind != "interface" {
+            pkg.decls
+                .insert(name.to_string(), Decl::Alias(kind.to_string()));
+        }
+    }
+}
+
+struct Builder<'a> {
+    packages: &'a BTreeMap<String, Package>,
+    schema: Schema,
+    index: HashMap<(String, String), usize>,
+}
+
+impl Builder<'_> {
+    /// Resolve a Go type name used in package `pkg` to (package, name).
+    fn locate(&self, pkg: &str, name: &str) -> (String, String) {
+        match name.split_once('.') {
+            Some((alias, n)) => {
+                let p = self
+                    .packages
+                    .get(pkg)
+                    .and_then(|p| p.imports.get(alias))
+                    .cloned()
+                    .unwrap_or_else(|| alias.to_string());
+                (p, n.to_string())
+            }
+            None => (pkg.to_string(), name.to_string()),
+        }
+    }
+
+    fn special(pkg: &str, name: &str) -> Option<Ty> {
+        let meta = pkg.ends_with("meta/v1");
+        Some(match name {
+            "Time" if meta => Ty::Time,
+            "MicroTime" if meta => Ty::MicroTime,
+            "Duration" if meta => Ty::Duration,
+            "FieldsV1" if meta => Ty::Raw,
+            "IntOrString" if pkg.ends_with("intstr") => Ty::IntOrString,
+            "Quantity" if pkg.ends_with("resource") => Ty::Quantity,
+            "RawExtension" if pkg.ends_with("runtime") => Ty::Raw,
+            "UID" if pkg.ends_with("types") => Ty::String,
+            _ => return None,
+        })
+    }
+
+    /// The schema type of a Go type (without pointer or slice markers).
+    fn ty(&mut self, pkg: &str, go: &str, depth: usize) -> Ty {
+        let go = go.trim_start_matches('*');
+        if depth > 16 {
+            return Ty::Bytes;
+        }
+        match go {
+            "string" => return Ty::String,
+            "bool" => return Ty::Bool,
+            "int" | "int32" | "int64" | "uint32" | "uint64" | "int16" | "uint16" | "uint8" => {
+                return Ty::Int
+            }
+            "[]byte" => return Ty::Bytes,
+            _ => {}
+        }
+        if let Some(rest) = go.strip_prefix("[]") {
+            // A slice inside a map value or alias: its element type.
+            if rest == "string" {
+                return Ty::StringList;
+            }
+            return self.ty(pkg, rest, depth + 1);
+        }
+        if let Some(rest) = go.strip_prefix("map[") {
+            let v = rest.split_once(']').map_or("string", |(_, v)| v);
+            let vt = self.ty(pkg, v, depth + 1);
+            return Ty::Map(Box::new(vt));
+        }
+        let (p, n) = self.locate(pkg, go);
+        if let Some(s) = Self::special(&p, &n) {
+            return s;
+        }
+        match self.packages.get(&p).and_then(|x| x.decls.get(&n)).cloned() {
+            Some(Decl::Struct(_)) => Ty::Msg(self.message(&p, &n)),
+            Some(Decl::Alias(under)) => {
+                if under == "[]byte" {
+                    Ty::Bytes
+                } else if let Some(e) = under.strip_prefix("[]") {
+                    if e == "string" {
+                        Ty::StringList
+                    } else {
+                        self.ty(&p, e, depth + 1)
+                    }
+                } else {
+                    self.ty(&p, &under, depth + 1)
+                }
+            }
+            None => Ty::Bytes,
+        }
+    }
+
+    /// The message index of struct `name` in `pkg`, built on first use
+    /// (cycles are fine: the index exists before its fields).
+    fn message(&mut self, pkg: &str, name: &str) -> usize {
+        let key = (pkg.to_string(), name.to_string());
+        if let Some(i) = self.index.get(&key) {
+            return *i;
+        }
+        let i = self.schema.types.len();
+        self.schema.types.push(Message::default());
+        self.index.insert(key, i);
+        let Some(Decl::Struct(fields)) = self
+            .packages
+            .get(pkg)
+            .and_then(|p| p.decls.get(name))
+            .cloned()
+        else {
+            return i;
+        };
+        let mut out = Vec::new();
+        for f in fields {
+            let Some(number) = f.number else { continue };
+            let go = f.go_type.as_str();
+            let ptr = go.starts_with('*');
+            let bare = go.trim_start_matches('*');
+            let repeated = bare.starts_with("[]") && bare != "[]byte";
+            let elem = if repeated { &bare[2..] } else { bare };
+            let ty = self.ty(pkg, elem, 0);
+            let scalar = matches!(ty, Ty::String | Ty::Bool | Ty::Int);
+            out.push(Field {
+                number,
+                json: if f.inline { "-".into() } else { f.json.clone() },
+                ty,
+                repeated,
+                inline: f.inline,
+                ptr: ptr && (scalar || !f.omitempty),
+                always: !f.omitempty && !f.inline,
+            });
+        }
+        out.sort_by_key(|f| f.number);
+        out.dedup_by_key(|f| f.number);
+        if let Some(m) = self.schema.types.get_mut(i) {
+            m.fields = out;
+        }
+        i
+    }
+}
+
+fn walk(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let rd = std::fs::read_dir(&d).map_err(|e| LoadError::Io(d.clone(), e))?;
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if p.is_dir() {
+                if !name.starts_with('.') && name != "testdata" && name != "vendor" {
+                    stack.push(p);
+                }
+            } else if name.ends_with(".go")
+                && !name.ends_with("_test.go")
+                && !name.starts_with("zz_generated")
+                && !name.contains("generated")
+            {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Load the schema from a checkout of the API types.
+pub fn load(root: &Path) -> Result<Schema, LoadError> {
+    let mut packages: BTreeMap<String, Package> = BTreeMap::new();
+    for f in walk(root)? {
+        let text = std::fs::read_to_string(&f).map_err(|e| LoadError::Io(f.clone(), e))?;
+        let dir = f.parent().unwrap_or(root);
+        let pkg = packages.entry(package_key(root, dir)).or_default();
+        parse_file(&text, pkg);
+    }
+    let mut b = Builder {
+        packages: &packages,
+        schema: Schema::default(),
+        index: HashMap::new(),
+    };
+    let mut kinds = Vec::new();
+    for (key, pkg) in &packages {
+        let version = key.rsplit('/').next().unwrap_or("");
+        let group = match &pkg.group {
+            Some(g) => g.clone(),
+            None if key == "core/v1" => String::new(),
+            None => continue,
+        };
+        let api_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+        for (name, d) in &pkg.decls {
+            let Decl::Struct(fields) = d else { continue };
+            let is_kind = fields
+                .iter()
+                .any(|f| f.inline && f.go_type.ends_with("TypeMeta"));
+            if is_kind {
+                kinds.push((api_version.clone(), key.clone(), name.clone()));
+            }
+        }
+    }
+    for (api_version, pkg, name) in kinds {
+        let t = b.message(&pkg, &name);
+        b.schema.kinds.insert((api_version, name), t);
+    }
+    if b.schema.kinds.is_empty() {
+        return Err(LoadError::Empty(root.to_path_buf()));
+    }
+    Ok(b.schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Go types written for this test (a made-up group), in the shape the
+    /// Kubernetes API uses.
+    const META: &str = "package v1\n\ntype TypeMeta struct {\n\tKind string `json:\"kind,omitempty\" protobuf:\"bytes,1,opt,name=kind\"`\n}\n\ntype ObjectMeta struct {\n\tName string `json:\"name,omitempty\" protobuf:\"bytes,1,opt,name=name\"`\n\tLabels map[string]string `json:\"labels,omitempty\" protobuf:\"bytes,11,rep,name=labels\"`\n\tCreationTimestamp Time `json:\"creationTimestamp,omitempty\" protobuf:\"bytes,8,opt,name=creationTimestamp\"`\n}\n\ntype Time struct {\n}\n";
+    const DEMO: &str = "// +groupName=demo.example.com\npackage v1\n\nimport (\n\tmetav1 \"k8s.io/apimachinery/pkg/apis/meta/v1\"\n)\n\n// Widget is made up.\ntype Widget struct {\n\tmetav1.TypeMeta `json:\",inline\"`\n\tmetav1.ObjectMeta `json:\"metadata,omitempty\" protobuf:\"bytes,1,opt,name=metadata\"`\n\tSpec WidgetSpec `json:\"spec\" protobuf:\"bytes,2,opt,name=spec\"`\n}\n\ntype Size string\n\ntype WidgetSpec struct {\n\tReplicas *int32 `json:\"replicas,omitempty\" protobuf:\"varint,1,opt,name=replicas\"`\n\tSizes []Size `json:\"sizes,omitempty\" protobuf:\"bytes,2,rep,name=sizes,casttype=Size\"`\n\tPaused bool `json:\"paused,omitempty\" protobuf:\"varint,3,opt,name=paused\"`\n\tParts []Part `json:\"parts\" protobuf:\"bytes,4,rep,name=parts\"`\n}\n\ntype Part struct {\n\tName string `json:\"name\" protobuf:\"bytes,1,opt,name=name\"`\n}\n";
+
+    #[test]
+    fn go_tags_give_a_schema_that_decodes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let meta = tmp.path().join("k8s.io/apimachinery/pkg/apis/meta/v1");
+        let demo = tmp.path().join("k8s.io/api/demo/v1");
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::create_dir_all(&demo).unwrap();
+        std::fs::write(meta.join("types.go"), META).unwrap();
+        std::fs::write(demo.join("types.go"), DEMO).unwrap();
+        let schema = load(tmp.path()).unwrap();
+        assert!(schema.kind("demo.example.com/v1", "Widget").is_some());
+        // Widget{metadata{name "w", creationTimestamp{}}, spec{replicas 0,
+        // sizes ["S"], paused false}}.
+        let raw = b"\x0a\x05\x0a\x01w\x42\x00\x12\x07\x08\x00\x12\x01S\x18\x00";
+        let mut v = crate::k8s::envelope::MAGIC.to_vec();
+        let tm = b"\x0a\x13demo.example.com/v1\x12\x06Widget";
+        v.push(0x0a);
+        v.push(tm.len() as u8);
+        v.extend_from_slice(tm);
+        v.push(0x12);
+        v.push(raw.len() as u8);
+        v.extend_from_slice(raw);
+        let env = crate::k8s::envelope::Envelope::parse(&v).unwrap();
+        let d = crate::k8s::decode::decode_envelope(&schema, &env);
+        assert_eq!(
+            d.object,
+            serde_json::json!({
+                "apiVersion": "demo.example.com/v1",
+                "kind": "Widget",
+                "metadata": {"name": "w", "creationTimestamp": null},
+                "spec": {"replicas": 0, "sizes": ["S"], "parts": null}
+            }),
+            "{:?}",
+            d.notes
+        );
+    }
+}
