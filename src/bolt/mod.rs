@@ -22,6 +22,7 @@ pub mod meta;
 pub mod page;
 pub mod pageset;
 pub mod walk;
+pub mod writer;
 
 pub use cursor::{BucketCursor, CursorDamage, CursorItem};
 pub use endian::Endian;

@@ -12,6 +12,7 @@ use etcd_rescue::ops::open::OpenDb;
 use std::path::PathBuf;
 
 pub mod etcd;
+pub mod refcheck;
 
 pub fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata")
