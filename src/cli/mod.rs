@@ -158,6 +158,30 @@ Examples:
     /// Low-level bbolt views: pages, one page, buckets, keys, and a map of the file.
     #[command(subcommand)]
     Bolt(BoltCommand),
+    /// Rebuild a db into a fresh snapshot file (db + SHA-256 trailer) that `etcdctl snapshot restore` accepts.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue repair /var/lib/etcd --out rescued.db
+  etcdctl snapshot restore rescued.db --data-dir /var/lib/etcd-new
+
+Everything the db's tree still yields is copied, compacted (like a defrag); damaged subtrees are
+skipped and listed. The input is never written; the output is written to a temp file, fsynced and
+renamed, and an existing output is refused unless --force. Exit 0 everything recovered, 1 the file
+was written but something was lost (said on the first line), 2 nothing could be written.
+Not yet: --salvage (a page scan past a broken tree) and --replay-wal.")]
+    Repair {
+        /// Data dir, member dir, db file or snapshot file.
+        path: PathBuf,
+        /// The snapshot file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite an existing output file.
+        #[arg(long)]
+        force: bool,
+        /// Also write the report as JSON to this file.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
     /// Kubernetes objects: decode stored values, get them as kubectl shows them.
     #[command(subcommand)]
     K8s(k8s_commands::K8sCommand),
@@ -498,6 +522,12 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             BoltCommand::Map { path, svg, force } => commands::bolt_map(&path, &svg, force, out),
         },
         Command::K8s(k) => k8s_commands::dispatch(k, out),
+        Command::Repair {
+            path,
+            out: dest,
+            force,
+            report,
+        } => commands::repair(&path, &dest, force, report.as_deref(), out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "etcd-rescue", out);
             Ok(exit::OK)

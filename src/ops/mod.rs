@@ -15,6 +15,7 @@ pub mod keyspace;
 pub mod map;
 pub mod open;
 pub mod render;
+pub mod repair;
 pub mod status;
 pub mod wal;
 pub mod wal_repair;
