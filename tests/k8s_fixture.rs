@@ -12,7 +12,7 @@ use etcd_rescue::k8s::render::{kubectl_json, kubectl_yaml};
 use etcd_rescue::k8s::schema;
 use etcd_rescue::mvcc::range::{range_stream, RangeRequest};
 use etcd_rescue::mvcc::KeyIndex;
-use etcd_rescue::ops::k8s::{object_of, ShowOptions};
+use etcd_rescue::ops::k8s::{object_of, K8sObject, ShowOptions};
 use etcd_rescue::ops::open::OpenDb;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -101,6 +101,21 @@ fn served_testdata(file: &str, mod_revision: i64) -> Value {
     v
 }
 
+/// The object stored under exactly `key`, if any.
+fn object_at(index: &KeyIndex<'_>, key: &str, show: &ShowOptions) -> Option<K8sObject> {
+    let mut found = None;
+    range_stream(
+        index,
+        &RangeRequest::from_cli(key.as_bytes(), None, false, false),
+        &mut |kv| {
+            found = Some(object_of(schema::builtin(), &kv, show));
+            Ok(())
+        },
+    )
+    .unwrap();
+    found
+}
+
 /// Whether every member of `want` is in `got` with the same value.
 fn contains(got: &Value, want: &Value) -> bool {
     match (got, want) {
@@ -138,16 +153,7 @@ fn fixture_objects_decode_and_print_as_kubectl_prints_them() {
             continue;
         }
         let key = e["key"].as_str().unwrap();
-        let mut found = None;
-        range_stream(
-            &index,
-            &RangeRequest::from_cli(key.as_bytes(), None, false, false),
-            &mut |kv| {
-                found = Some(object_of(schema::builtin(), &kv, &show));
-                Ok(())
-            },
-        )
-        .unwrap();
+        let found = object_at(&index, key, &show);
         let Some(o) = found else {
             wrong.push(format!("{key}: not found"));
             continue;
@@ -210,16 +216,7 @@ fn fixture_objects_decode_and_print_as_kubectl_prints_them() {
             continue;
         }
         let key = e["key"].as_str().unwrap();
-        let mut found = None;
-        range_stream(
-            &index,
-            &RangeRequest::from_cli(key.as_bytes(), None, false, false),
-            &mut |kv| {
-                found = Some(object_of(schema::builtin(), &kv, &with_keys));
-                Ok(())
-            },
-        )
-        .unwrap();
+        let found = object_at(&index, key, &with_keys);
         let o = found.unwrap();
         let provider = e["encryption"]["provider"].as_str().unwrap();
         if e["encryption"]["in_config"] == true {

@@ -5,10 +5,10 @@
 //! original db holds.
 
 mod common;
-use common::etcd::have_etcd;
+use common::etcd::{have_etcd, spawn_etcd};
 use common::*;
 use serde_json::Value;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn etcdctl(endpoint: &str, args: &[&str]) -> std::process::Output {
@@ -74,23 +74,11 @@ fn repaired_snapshot_restores_and_serves_the_same_keyspace() {
         String::from_utf8_lossy(&r.stderr)
     );
 
-    let (c, p) = (port(), port());
-    let client = format!("http://127.0.0.1:{c}");
-    let mut child = Command::new("etcd")
-        .args(["--name", "default", "--data-dir"])
-        .arg(&restored)
-        .args([
-            "--listen-client-urls",
-            &client,
-            "--advertise-client-urls",
-            &client,
-        ])
-        .args(["--listen-peer-urls", &format!("http://127.0.0.1:{p}")])
-        .args(["--initial-advertise-peer-urls", "http://localhost:2380"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, client) = spawn_etcd(
+        &restored,
+        "default",
+        &["--initial-advertise-peer-urls", "http://localhost:2380"],
+    );
     let start = Instant::now();
     let mut got = None;
     while start.elapsed() < Duration::from_secs(20) {

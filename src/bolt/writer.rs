@@ -126,6 +126,15 @@ fn branch_body(children: &[(Vec<u8>, u64)]) -> Vec<u8> {
     arr
 }
 
+/// The elements of a bucket's key/value pairs.
+fn pair_elems(pairs: &[(Vec<u8>, Vec<u8>)]) -> impl Iterator<Item = Elem<'_>> {
+    pairs.iter().map(|(k, v)| Elem {
+        flags: 0,
+        key: k,
+        value: std::borrow::Cow::Borrowed(v.as_slice()),
+    })
+}
+
 /// Greatest element count per page (bbolt's writer panics at 0xFFFF).
 const MAX_COUNT: usize = 0xFFFE;
 
@@ -213,15 +222,7 @@ fn bucket_value(out: &mut Out, b: &BucketData) -> Result<Vec<u8>, WriteError> {
             .sum::<usize>();
     let mut v = Vec::with_capacity(16);
     if b.buckets.is_empty() && inline_size <= out.ps / 4 {
-        let elems: Vec<Elem<'_>> = b
-            .pairs
-            .iter()
-            .map(|(k, v)| Elem {
-                flags: 0,
-                key: k,
-                value: std::borrow::Cow::Borrowed(v.as_slice()),
-            })
-            .collect();
+        let elems: Vec<Elem<'_>> = pair_elems(&b.pairs).collect();
         v.extend_from_slice(&0u64.to_le_bytes());
         v.extend_from_slice(&b.sequence.to_le_bytes());
         // The fake page: id 0, leaf, count, no overflow.
@@ -245,14 +246,7 @@ fn write_bucket(out: &mut Out, b: &BucketData) -> Result<u64, WriteError> {
     for (name, child) in &b.buckets {
         sub.push((name, bucket_value(out, child)?));
     }
-    let mut elems: Vec<Elem<'_>> = b
-        .pairs
-        .iter()
-        .map(|(k, v)| Elem {
-            flags: 0,
-            key: k,
-            value: std::borrow::Cow::Borrowed(v.as_slice()),
-        })
+    let mut elems: Vec<Elem<'_>> = pair_elems(&b.pairs)
         .chain(sub.into_iter().map(|(k, v)| Elem {
             flags: BUCKET_FLAG,
             key: k,

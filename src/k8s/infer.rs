@@ -169,9 +169,6 @@ fn interpret_one(v: &Value<'_>, j: &Json, path: &str, rep: &mut Report) -> Optio
                 rep.bad_facts.extend(r.bad_facts);
                 return Some(ITy::Msg(m));
             }
-            if std::env::var_os("ETCD_RESCUE_INFER_DEBUG").is_some() {
-                eprintln!("debug {path}: {:?} {:?}", r.unmatched, r.unused);
-            }
             None
         }
         _ => None,
@@ -384,21 +381,7 @@ pub fn infer_msg(b: &[u8], obj: &Map<String, Json>, path: &str, rep: &mut Report
                     },
                 );
             }
-            None => {
-                if std::env::var_os("ETCD_RESCUE_INFER_DEBUG").is_some() {
-                    eprintln!(
-                        "nomatch {path}: field {n}: {:?}",
-                        occ.first().map(|v| match v {
-                            Value::Bytes(b) => format!(
-                                "bytes {:?}",
-                                String::from_utf8_lossy(&b[..b.len().min(60)])
-                            ),
-                            other => format!("{other:?}"),
-                        })
-                    );
-                }
-                rep.unmatched.push(format!("{path}: field {n}"))
-            }
+            None => rep.unmatched.push(format!("{path}: field {n}")),
         }
     }
     for (i, k) in keys.iter().enumerate() {
@@ -689,9 +672,6 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
                 )),
             }
         }
-    }
-    if std::env::var_os("ETCD_RESCUE_INFER_DEBUG").is_some() {
-        eprintln!("facts: {} signatures", by_sig.len());
     }
     for root in roots.values_mut() {
         visit_all(root, &mut |m| {

@@ -22,12 +22,13 @@ pub fn have_etcd() -> bool {
     ok
 }
 
-/// Start etcd on `dir`; true when it serves within the time limit.
-pub fn etcd_starts(dir: &Path) -> bool {
+/// Start etcd as member `name` on `dir` on free loopback ports, with
+/// `extra` flags; the process and its client URL.
+pub fn spawn_etcd(dir: &Path, name: &str, extra: &[&str]) -> (std::process::Child, String) {
     let (c, p) = (port(), port());
     let client = format!("http://127.0.0.1:{c}");
-    let mut child = Command::new("etcd")
-        .args(["--name", "n1", "--data-dir"])
+    let child = Command::new("etcd")
+        .args(["--name", name, "--data-dir"])
         .arg(dir)
         .args([
             "--listen-client-urls",
@@ -36,10 +37,17 @@ pub fn etcd_starts(dir: &Path) -> bool {
             &client,
         ])
         .args(["--listen-peer-urls", &format!("http://127.0.0.1:{p}")])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    (child, client)
+}
+
+/// Start etcd on `dir`; true when it serves within the time limit.
+pub fn etcd_starts(dir: &Path) -> bool {
+    let (mut child, client) = spawn_etcd(dir, "n1", &[]);
     let start = Instant::now();
     let mut serving = false;
     while start.elapsed() < Duration::from_secs(15) {
