@@ -1,18 +1,23 @@
-//! Writing a fresh, compact bbolt file (format version 2) from sorted bucket
-//! contents: leaves packed densely in key order, branch levels built from
-//! the first key of each child, values larger than a page on overflow
-//! pages, small buckets without sub-buckets inlined as bbolt inlines them
-//! (a fake leaf page inside the bucket value, at most a quarter page), the
-//! root bucket's leaf, then two valid metas. The freelist is either an
-//! empty persisted page or absent (etcd's NoFreelistSync form). Pages are
-//! written children before parents, as bbolt spills them.
+//! Writing a fresh, compact bbolt file (format version 2), streaming: pairs
+//! arrive in key order and leave as pages at once, so memory is bounded by
+//! the tree's fan-out (one leaf and one branch node per level), not by the
+//! size of the db. Leaves are packed densely, branch levels are built from
+//! the first key of each child, values larger than a page go on overflow
+//! pages, small buckets without sub-buckets are inlined as bbolt inlines
+//! them (a fake leaf page inside the bucket value, page header and elements
+//! at most a quarter page), the root bucket's tree comes last, then both
+//! metas are written into the two pages reserved at the start. The freelist
+//! is either an empty persisted page or absent (etcd's NoFreelistSync
+//! form). Pages are written children before parents, as bbolt spills them.
 #![forbid(unsafe_code)]
 
 use super::meta::fnv1a64;
 use super::MAGIC;
+use std::io::{Seek, SeekFrom, Write};
 
-/// One bucket's contents: key/value pairs and nested buckets, each sorted
-/// by key (they share one key space, as in bbolt).
+/// One bucket's contents for the in-memory form ([`write_db`]): key/value
+/// pairs and nested buckets, each sorted by key (they share one key space,
+/// as in bbolt).
 #[derive(Debug, Clone, Default)]
 pub struct BucketData {
     pub pairs: Vec<(Vec<u8>, Vec<u8>)>,
@@ -42,7 +47,7 @@ impl Default for WriteOptions {
 }
 
 /// Why the contents cannot be written.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("page size {0} is not a power of two between 1024 and 65536")]
     PageSize(usize),
@@ -50,6 +55,10 @@ pub enum WriteError {
     Order(String),
     #[error("an empty key, or a key longer than 32768 bytes")]
     KeySize,
+    #[error("a value longer than 2^31 bytes")]
+    ValueSize,
+    #[error("writing: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 const BRANCH: u16 = 0x01;
@@ -57,215 +66,454 @@ const LEAF: u16 = 0x02;
 const META: u16 = 0x04;
 const FREELIST: u16 = 0x10;
 const BUCKET_FLAG: u32 = 0x01;
-
-/// An element of a node before it is laid out.
-struct Elem<'a> {
-    flags: u32,
-    key: &'a [u8],
-    value: std::borrow::Cow<'a, [u8]>,
-}
-
-struct Out {
-    ps: usize,
-    buf: Vec<u8>,
-}
-
-impl Out {
-    fn next_id(&self) -> u64 {
-        (self.buf.len() / self.ps) as u64
-    }
-
-    /// Append a node page (and its overflow) built from `body` (everything
-    /// after the page header); returns its id.
-    fn page(&mut self, flags: u16, count: usize, body: &[u8]) -> u64 {
-        let id = self.next_id();
-        let size = 16 + body.len();
-        let n = size.div_ceil(self.ps).max(1);
-        let start = self.buf.len();
-        self.buf.resize(start + n * self.ps, 0);
-        let p = &mut self.buf[start..];
-        p[0..8].copy_from_slice(&id.to_le_bytes());
-        p[8..10].copy_from_slice(&flags.to_le_bytes());
-        p[10..12].copy_from_slice(&(count as u16).to_le_bytes());
-        p[12..16].copy_from_slice(&((n - 1) as u32).to_le_bytes());
-        p[16..size].copy_from_slice(body);
-        id
-    }
-}
-
-/// The bytes after a leaf page's header for `elems`.
-fn leaf_body(elems: &[Elem<'_>]) -> Vec<u8> {
-    let n = elems.len();
-    let mut arr = Vec::with_capacity(16 * n);
-    let mut data = Vec::new();
-    for (i, e) in elems.iter().enumerate() {
-        let pos = 16 * (n - i) + data.len();
-        arr.extend_from_slice(&e.flags.to_le_bytes());
-        arr.extend_from_slice(&(pos as u32).to_le_bytes());
-        arr.extend_from_slice(&(e.key.len() as u32).to_le_bytes());
-        arr.extend_from_slice(&(e.value.len() as u32).to_le_bytes());
-        data.extend_from_slice(e.key);
-        data.extend_from_slice(&e.value);
-    }
-    arr.extend_from_slice(&data);
-    arr
-}
-
-fn branch_body(children: &[(Vec<u8>, u64)]) -> Vec<u8> {
-    let n = children.len();
-    let mut arr = Vec::with_capacity(16 * n);
-    let mut data = Vec::new();
-    for (i, (k, id)) in children.iter().enumerate() {
-        let pos = 16 * (n - i) + data.len();
-        arr.extend_from_slice(&(pos as u32).to_le_bytes());
-        arr.extend_from_slice(&(k.len() as u32).to_le_bytes());
-        arr.extend_from_slice(&id.to_le_bytes());
-        data.extend_from_slice(k);
-    }
-    arr.extend_from_slice(&data);
-    arr
-}
-
-/// The elements of a bucket's key/value pairs.
-fn pair_elems(pairs: &[(Vec<u8>, Vec<u8>)]) -> impl Iterator<Item = Elem<'_>> {
-    pairs.iter().map(|(k, v)| Elem {
-        flags: 0,
-        key: k,
-        value: std::borrow::Cow::Borrowed(v.as_slice()),
-    })
-}
-
 /// Greatest element count per page (bbolt's writer panics at 0xFFFF).
 const MAX_COUNT: usize = 0xFFFE;
+const MAX_KEY: usize = 32768;
+const MAX_VALUE: usize = (1 << 31) - 2;
 
-/// Write the leaves and branches of a node list; returns the root page id.
-fn write_tree(out: &mut Out, elems: Vec<Elem<'_>>) -> u64 {
-    let ps = out.ps;
-    let mut level: Vec<(Vec<u8>, u64)> = Vec::new();
-    let mut cur: Vec<Elem<'_>> = Vec::new();
-    let mut size = 16;
-    let flush = |out: &mut Out, cur: &mut Vec<Elem<'_>>, level: &mut Vec<(Vec<u8>, u64)>| {
-        if cur.is_empty() {
-            return;
-        }
-        let body = leaf_body(cur);
-        let id = out.page(LEAF, cur.len(), &body);
-        level.push((cur[0].key.to_vec(), id));
-        cur.clear();
-    };
-    if elems.is_empty() {
-        return out.page(LEAF, 0, &[]);
-    }
-    for e in elems {
-        let esize = 16 + e.key.len() + e.value.len();
-        if !cur.is_empty() && (size + esize > ps || cur.len() >= MAX_COUNT) {
-            flush(out, &mut cur, &mut level);
-            size = 16;
-        }
-        size += esize;
-        cur.push(e);
-    }
-    flush(out, &mut cur, &mut level);
-    // Branch levels until one page holds them all.
-    while level.len() > 1 {
-        let mut next = Vec::new();
-        let mut group: Vec<(Vec<u8>, u64)> = Vec::new();
-        let mut size = 16;
-        for (k, id) in level {
-            let esize = 16 + k.len();
-            if !group.is_empty() && (size + esize > ps || group.len() >= MAX_COUNT) {
-                let body = branch_body(&group);
-                let pid = out.page(BRANCH, group.len(), &body);
-                next.push((group[0].0.clone(), pid));
-                group.clear();
-                size = 16;
-            }
-            size += esize;
-            group.push((k, id));
-        }
-        let body = branch_body(&group);
-        let pid = out.page(BRANCH, group.len(), &body);
-        next.push((group[0].0.clone(), pid));
-        level = next;
-    }
-    level.first().map_or(0, |(_, id)| *id)
+/// The page sequence being written: ids handed out in order.
+struct Pages<W> {
+    ps: usize,
+    out: W,
+    next_id: u64,
+    scratch: Vec<u8>,
 }
 
-fn check_keys(b: &BucketData) -> Result<(), WriteError> {
-    let mut keys: Vec<&[u8]> = b
-        .pairs
-        .iter()
-        .map(|(k, _)| k.as_slice())
-        .chain(b.buckets.iter().map(|(k, _)| k.as_slice()))
-        .collect();
-    if keys.iter().any(|k| k.is_empty() || k.len() > 32768) {
-        return Err(WriteError::KeySize);
+impl<W: Write> Pages<W> {
+    /// Append one node page (and its overflow); `fill` writes everything
+    /// after the 16-byte header into the buffer it is given.
+    fn page(
+        &mut self,
+        flags: u16,
+        count: usize,
+        fill: impl FnOnce(&mut Vec<u8>),
+    ) -> std::io::Result<u64> {
+        let id = self.next_id;
+        let buf = &mut self.scratch;
+        buf.clear();
+        buf.extend_from_slice(&id.to_le_bytes());
+        buf.extend_from_slice(&flags.to_le_bytes());
+        buf.extend_from_slice(&(count as u16).to_le_bytes());
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        fill(buf);
+        let n = buf.len().div_ceil(self.ps).max(1);
+        buf.resize(n * self.ps, 0);
+        buf[12..16].copy_from_slice(&((n - 1) as u32).to_le_bytes());
+        self.out.write_all(buf)?;
+        self.next_id += n as u64;
+        Ok(id)
     }
-    let n = keys.len();
-    keys.sort_unstable();
-    keys.dedup();
-    if keys.len() != n {
-        return Err(WriteError::Order("duplicate key".into()));
+}
+
+/// Element headers and bytes of one node being filled.
+#[derive(Default)]
+struct Node {
+    /// (flags or child page id, key length, value length) per element.
+    elems: Vec<(u64, u32, u32)>,
+    data: Vec<u8>,
+    size: usize,
+}
+
+impl Node {
+    fn new() -> Node {
+        Node {
+            size: 16,
+            ..Node::default()
+        }
+    }
+
+    fn first_key(&self) -> &[u8] {
+        let klen = self.elems.first().map_or(0, |e| e.1 as usize);
+        self.data.get(..klen).unwrap_or_default()
+    }
+
+    fn fits(&self, esize: usize, ps: usize) -> bool {
+        self.elems.is_empty() || (self.size + esize <= ps && self.elems.len() < MAX_COUNT)
+    }
+
+    fn push(&mut self, tag: u64, key: &[u8], value: &[u8]) {
+        self.elems.push((tag, key.len() as u32, value.len() as u32));
+        self.data.extend_from_slice(key);
+        self.data.extend_from_slice(value);
+        self.size += 16 + key.len() + value.len();
+    }
+
+    fn clear(&mut self) {
+        self.elems.clear();
+        self.data.clear();
+        self.size = 16;
+    }
+
+    /// The leaf layout: 16-byte element headers (flags, pos, ksize, vsize),
+    /// then keys and values.
+    fn leaf_body(&self, buf: &mut Vec<u8>) {
+        let n = self.elems.len();
+        let mut data_off = 0usize;
+        for (i, &(flags, k, v)) in self.elems.iter().enumerate() {
+            let pos = 16 * (n - i) + data_off;
+            buf.extend_from_slice(&(flags as u32).to_le_bytes());
+            buf.extend_from_slice(&(pos as u32).to_le_bytes());
+            buf.extend_from_slice(&k.to_le_bytes());
+            buf.extend_from_slice(&v.to_le_bytes());
+            data_off += k as usize + v as usize;
+        }
+        buf.extend_from_slice(&self.data);
+    }
+
+    /// The branch layout: 16-byte element headers (pos, ksize, pgid), then
+    /// keys.
+    fn branch_body(&self, buf: &mut Vec<u8>) {
+        let n = self.elems.len();
+        let mut data_off = 0usize;
+        for (i, &(child, k, _)) in self.elems.iter().enumerate() {
+            let pos = 16 * (n - i) + data_off;
+            buf.extend_from_slice(&(pos as u32).to_le_bytes());
+            buf.extend_from_slice(&k.to_le_bytes());
+            buf.extend_from_slice(&child.to_le_bytes());
+            data_off += k as usize;
+        }
+        buf.extend_from_slice(&self.data);
+    }
+}
+
+/// One tree (a bucket's) built bottom-up as elements arrive in order.
+struct TreeBuilder {
+    leaf: Node,
+    /// Branch nodes being filled, lowest level first, and whether each
+    /// level has already written a page (so it is not the root).
+    levels: Vec<(Node, bool)>,
+    leaves_written: bool,
+}
+
+impl TreeBuilder {
+    fn new() -> TreeBuilder {
+        TreeBuilder {
+            leaf: Node::new(),
+            levels: Vec::new(),
+            leaves_written: false,
+        }
+    }
+
+    fn push<W: Write>(
+        &mut self,
+        pages: &mut Pages<W>,
+        flags: u32,
+        key: &[u8],
+        value: &[u8],
+    ) -> std::io::Result<()> {
+        if !self.leaf.fits(16 + key.len() + value.len(), pages.ps) {
+            self.flush_leaf(pages)?;
+        }
+        self.leaf.push(u64::from(flags), key, value);
+        Ok(())
+    }
+
+    fn flush_leaf<W: Write>(&mut self, pages: &mut Pages<W>) -> std::io::Result<()> {
+        let leaf = &self.leaf;
+        let id = pages.page(LEAF, leaf.elems.len(), |b| leaf.leaf_body(b))?;
+        self.leaves_written = true;
+        let key = self.leaf.first_key().to_vec();
+        self.leaf.clear();
+        self.add_child(pages, 0, &key, id)
+    }
+
+    fn add_child<W: Write>(
+        &mut self,
+        pages: &mut Pages<W>,
+        level: usize,
+        key: &[u8],
+        id: u64,
+    ) -> std::io::Result<()> {
+        let mut level = level;
+        let mut key = key.to_vec();
+        let mut id = id;
+        loop {
+            if self.levels.len() <= level {
+                self.levels.push((Node::new(), false));
+            }
+            let Some((node, written)) = self.levels.get_mut(level) else {
+                return Ok(());
+            };
+            if node.fits(16 + key.len(), pages.ps) {
+                node.push(id, &key, &[]);
+                return Ok(());
+            }
+            let node_ref = &*node;
+            let pid = pages.page(BRANCH, node_ref.elems.len(), |b| node_ref.branch_body(b))?;
+            let first = node.first_key().to_vec();
+            node.clear();
+            node.push(id, &key, &[]);
+            *written = true;
+            key = first;
+            id = pid;
+            level += 1;
+        }
+    }
+
+    /// Write what is pending; returns the root page id.
+    fn finish<W: Write>(mut self, pages: &mut Pages<W>) -> std::io::Result<u64> {
+        if self.leaf.elems.is_empty() && !self.leaves_written {
+            return pages.page(LEAF, 0, |_| {});
+        }
+        if !self.leaf.elems.is_empty() {
+            self.flush_leaf(pages)?;
+        }
+        let mut level = 0;
+        loop {
+            let top = level + 1 >= self.levels.len();
+            let Some((node, written)) = self.levels.get_mut(level) else {
+                return Ok(0);
+            };
+            if top && !*written && node.elems.len() == 1 {
+                return Ok(node.elems.first().map_or(0, |e| e.0));
+            }
+            let node_ref = &*node;
+            let pid = pages.page(BRANCH, node_ref.elems.len(), |b| node_ref.branch_body(b))?;
+            if top && !*written {
+                return Ok(pid);
+            }
+            let first = node.first_key().to_vec();
+            node.clear();
+            self.add_child(pages, level + 1, &first, pid)?;
+            level += 1;
+        }
+    }
+}
+
+/// A bbolt file being written: pages stream to `out`; the top-level
+/// buckets are opened one after another in name order.
+pub struct DbWriter<W: Write + Seek> {
+    pages: Pages<W>,
+    /// Each top-level bucket's name and the value its parent stores.
+    top: Vec<(Vec<u8>, Vec<u8>)>,
+    freelist: u64,
+    txid: u64,
+}
+
+impl<W: Write + Seek> DbWriter<W> {
+    /// Start a file at the current position of `out` (normally 0): two
+    /// pages are reserved for the metas, written by [`DbWriter::finish`].
+    pub fn new(mut out: W, opts: WriteOptions) -> Result<DbWriter<W>, WriteError> {
+        let ps = opts.page_size;
+        if !ps.is_power_of_two() || !(1024..=65536).contains(&ps) {
+            return Err(WriteError::PageSize(ps));
+        }
+        out.write_all(&vec![0u8; 2 * ps])?;
+        let mut pages = Pages {
+            ps,
+            out,
+            next_id: 2,
+            scratch: Vec::with_capacity(2 * ps),
+        };
+        let freelist = if opts.persist_freelist {
+            pages.page(FREELIST, 0, |_| {})?
+        } else {
+            u64::MAX
+        };
+        Ok(DbWriter {
+            pages,
+            top: Vec::new(),
+            freelist,
+            txid: opts.txid.max(1),
+        })
+    }
+
+    fn check_top_name(&self, name: &[u8]) -> Result<(), WriteError> {
+        if name.is_empty() || name.len() > MAX_KEY {
+            return Err(WriteError::KeySize);
+        }
+        if self
+            .top
+            .last()
+            .is_some_and(|(last, _)| last.as_slice() >= name)
+        {
+            return Err(WriteError::Order(
+                String::from_utf8_lossy(name).into_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Open the next top-level bucket (names strictly increasing).
+    pub fn bucket(&mut self, name: &[u8]) -> Result<BucketWriter<'_, W>, WriteError> {
+        self.check_top_name(name)?;
+        Ok(BucketWriter {
+            db: self,
+            name: name.to_vec(),
+            small: Node::new(),
+            tree: None,
+            last: Vec::new(),
+            count: 0,
+        })
+    }
+
+    /// Add a top-level bucket given whole, with nested buckets.
+    pub fn bucket_data(&mut self, name: &[u8], data: &BucketData) -> Result<(), WriteError> {
+        self.check_top_name(name)?;
+        let value = nested_value(&mut self.pages, data)?;
+        self.top.push((name.to_vec(), value));
+        Ok(())
+    }
+
+    /// Write the root bucket and both metas; returns the output, positioned
+    /// at the end of the file, and the number of pages written.
+    pub fn finish(mut self) -> Result<(W, u64), WriteError> {
+        let mut root = TreeBuilder::new();
+        for (name, value) in &self.top {
+            root.push(&mut self.pages, BUCKET_FLAG, name, value)?;
+        }
+        let root_id = root.finish(&mut self.pages)?;
+        let pgid = self.pages.next_id;
+        let ps = self.pages.ps;
+        let out = &mut self.pages.out;
+        out.seek(SeekFrom::Current(-((pgid as usize * ps) as i64)))?;
+        let txid = self.txid;
+        let m = |id, txid| meta_page(ps, id, root_id, self.freelist, pgid, txid);
+        out.write_all(&m(0, txid - 1))?;
+        out.write_all(&m(1, txid))?;
+        out.seek(SeekFrom::Current(((pgid as usize - 2) * ps) as i64))?;
+        out.flush()?;
+        Ok((self.pages.out, pgid))
+    }
+}
+
+/// One top-level bucket being written: pairs in strictly increasing key
+/// order. Until the pairs outgrow a quarter page they are held back, so a
+/// small bucket can be inlined.
+pub struct BucketWriter<'d, W: Write + Seek> {
+    db: &'d mut DbWriter<W>,
+    name: Vec<u8>,
+    small: Node,
+    tree: Option<TreeBuilder>,
+    last: Vec<u8>,
+    count: u64,
+}
+
+impl<W: Write + Seek> BucketWriter<'_, W> {
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<(), WriteError> {
+        if key.is_empty() || key.len() > MAX_KEY {
+            return Err(WriteError::KeySize);
+        }
+        if value.len() > MAX_VALUE {
+            return Err(WriteError::ValueSize);
+        }
+        if self.count > 0 && key <= self.last.as_slice() {
+            return Err(WriteError::Order(String::from_utf8_lossy(key).into_owned()));
+        }
+        self.last.clear();
+        self.last.extend_from_slice(key);
+        self.count += 1;
+        let pages = &mut self.db.pages;
+        if let Some(tree) = self.tree.as_mut() {
+            tree.push(pages, 0, key, value)?;
+            return Ok(());
+        }
+        self.small.push(0, key, value);
+        if self.small.size > pages.ps / 4 {
+            let mut tree = TreeBuilder::new();
+            replay_node(&self.small, |k, v| tree.push(pages, 0, k, v))?;
+            self.small = Node::default();
+            self.tree = Some(tree);
+        }
+        Ok(())
+    }
+
+    /// Pairs written so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    pub fn finish(self) -> Result<(), WriteError> {
+        let value = match self.tree {
+            Some(tree) => {
+                let root = tree.finish(&mut self.db.pages)?;
+                bucket_header(root, 0)
+            }
+            None => inline_value(&self.small, 0),
+        };
+        self.db.top.push((self.name, value));
+        Ok(())
+    }
+}
+
+/// Feed the elements of `node` back, in order.
+fn replay_node(
+    node: &Node,
+    mut f: impl FnMut(&[u8], &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut off = 0usize;
+    for &(_, k, v) in &node.elems {
+        let (k, v) = (k as usize, v as usize);
+        let key = node.data.get(off..off + k).unwrap_or_default();
+        let value = node.data.get(off + k..off + k + v).unwrap_or_default();
+        f(key, value)?;
+        off += k + v;
     }
     Ok(())
 }
 
-/// The value stored for bucket `b` in its parent: a header, and the inline
-/// page when bbolt would inline it.
-fn bucket_value(out: &mut Out, b: &BucketData) -> Result<Vec<u8>, WriteError> {
-    check_keys(b)?;
-    let inline_size = 16
-        + 16
-        + b.pairs
-            .iter()
-            .map(|(k, v)| 16 + k.len() + v.len())
-            .sum::<usize>();
+fn bucket_header(root: u64, sequence: u64) -> Vec<u8> {
     let mut v = Vec::with_capacity(16);
-    if b.buckets.is_empty() && inline_size <= out.ps / 4 {
-        let elems: Vec<Elem<'_>> = pair_elems(&b.pairs).collect();
-        v.extend_from_slice(&0u64.to_le_bytes());
-        v.extend_from_slice(&b.sequence.to_le_bytes());
-        // The fake page: id 0, leaf, count, no overflow.
-        v.extend_from_slice(&0u64.to_le_bytes());
-        v.extend_from_slice(&LEAF.to_le_bytes());
-        v.extend_from_slice(&(elems.len() as u16).to_le_bytes());
-        v.extend_from_slice(&0u32.to_le_bytes());
-        v.extend_from_slice(&leaf_body(&elems));
-        return Ok(v);
-    }
-    let root = write_bucket(out, b)?;
     v.extend_from_slice(&root.to_le_bytes());
-    v.extend_from_slice(&b.sequence.to_le_bytes());
-    Ok(v)
+    v.extend_from_slice(&sequence.to_le_bytes());
+    v
 }
 
-/// Write a bucket's pages (sub-buckets first); returns its root page id.
-fn write_bucket(out: &mut Out, b: &BucketData) -> Result<u64, WriteError> {
-    check_keys(b)?;
-    let mut sub: Vec<(&[u8], Vec<u8>)> = Vec::new();
-    for (name, child) in &b.buckets {
-        sub.push((name, bucket_value(out, child)?));
+/// A bucket value with its leaf inlined: header with root 0, then a fake
+/// page (id 0, leaf, count, no overflow) and the leaf's elements.
+fn inline_value(node: &Node, sequence: u64) -> Vec<u8> {
+    let mut v = bucket_header(0, sequence);
+    v.extend_from_slice(&0u64.to_le_bytes());
+    v.extend_from_slice(&LEAF.to_le_bytes());
+    v.extend_from_slice(&(node.elems.len() as u16).to_le_bytes());
+    v.extend_from_slice(&0u32.to_le_bytes());
+    node.leaf_body(&mut v);
+    v
+}
+
+/// The value a parent stores for `b`, writing its pages (sub-buckets
+/// first, as bbolt spills them).
+fn nested_value<W: Write>(pages: &mut Pages<W>, b: &BucketData) -> Result<Vec<u8>, WriteError> {
+    let mut keys: Vec<&[u8]> = b.pairs.iter().map(|(k, _)| k.as_slice()).collect();
+    keys.extend(b.buckets.iter().map(|(k, _)| k.as_slice()));
+    if keys.iter().any(|k| k.is_empty() || k.len() > MAX_KEY) {
+        return Err(WriteError::KeySize);
     }
-    let mut elems: Vec<Elem<'_>> = pair_elems(&b.pairs)
-        .chain(sub.into_iter().map(|(k, v)| Elem {
-            flags: BUCKET_FLAG,
-            key: k,
-            value: std::borrow::Cow::Owned(v),
-        }))
+    if b.pairs.iter().any(|(_, v)| v.len() > MAX_VALUE) {
+        return Err(WriteError::ValueSize);
+    }
+    keys.sort_unstable();
+    if let Some(w) = keys.windows(2).find(|w| w[0] == w[1]) {
+        return Err(WriteError::Order(
+            String::from_utf8_lossy(w[0]).into_owned(),
+        ));
+    }
+    let mut small = Node::new();
+    for (k, v) in &b.pairs {
+        small.push(0, k, v);
+    }
+    if b.buckets.is_empty() && small.size <= pages.ps / 4 {
+        return Ok(inline_value(&small, b.sequence));
+    }
+    type Element<'e> = (u32, &'e [u8], std::borrow::Cow<'e, [u8]>);
+    let mut elems: Vec<Element<'_>> = b
+        .pairs
+        .iter()
+        .map(|(k, v)| (0, k.as_slice(), std::borrow::Cow::Borrowed(v.as_slice())))
         .collect();
-    elems.sort_by(|a, b| a.key.cmp(b.key));
-    Ok(write_tree(out, elems))
+    for (name, child) in &b.buckets {
+        let v = nested_value(pages, child)?;
+        elems.push((BUCKET_FLAG, name, std::borrow::Cow::Owned(v)));
+    }
+    elems.sort_by(|a, b| a.1.cmp(b.1));
+    let mut tree = TreeBuilder::new();
+    for (flags, k, v) in &elems {
+        tree.push(pages, *flags, k, v)?;
+    }
+    Ok(bucket_header(tree.finish(pages)?, b.sequence))
 }
 
-fn meta_page(
-    ps: usize,
-    id: u64,
-    root: u64,
-    seq: u64,
-    freelist: u64,
-    pgid: u64,
-    txid: u64,
-) -> Vec<u8> {
+fn meta_page(ps: usize, id: u64, root: u64, freelist: u64, pgid: u64, txid: u64) -> Vec<u8> {
     let mut p = vec![0u8; ps];
     p[0..8].copy_from_slice(&id.to_le_bytes());
     p[8..10].copy_from_slice(&META.to_le_bytes());
@@ -275,7 +523,8 @@ fn meta_page(
     m[8..12].copy_from_slice(&(ps as u32).to_le_bytes());
     m[12..16].copy_from_slice(&0u32.to_le_bytes());
     m[16..24].copy_from_slice(&root.to_le_bytes());
-    m[24..32].copy_from_slice(&seq.to_le_bytes());
+    // The root bucket's sequence: always 0.
+    m[24..32].copy_from_slice(&0u64.to_le_bytes());
     m[32..40].copy_from_slice(&freelist.to_le_bytes());
     m[40..48].copy_from_slice(&pgid.to_le_bytes());
     m[48..56].copy_from_slice(&txid.to_le_bytes());
@@ -284,34 +533,15 @@ fn meta_page(
     p
 }
 
-/// Write a whole file whose root bucket holds `top` (top-level buckets).
+/// Write a whole file in memory whose root bucket holds `top` (top-level
+/// buckets, sorted by name, nested buckets allowed).
 pub fn write_db(top: &[(Vec<u8>, BucketData)], opts: WriteOptions) -> Result<Vec<u8>, WriteError> {
-    let ps = opts.page_size;
-    if !ps.is_power_of_two() || !(1024..=65536).contains(&ps) {
-        return Err(WriteError::PageSize(ps));
+    let mut db = DbWriter::new(std::io::Cursor::new(Vec::new()), opts)?;
+    for (name, data) in top {
+        db.bucket_data(name, data)?;
     }
-    let mut out = Out {
-        ps,
-        buf: vec![0u8; 2 * ps],
-    };
-    let freelist = if opts.persist_freelist {
-        out.page(FREELIST, 0, &[])
-    } else {
-        u64::MAX
-    };
-    let root = BucketData {
-        pairs: vec![],
-        buckets: top.to_vec(),
-        sequence: 0,
-    };
-    let root_id = write_bucket(&mut out, &root)?;
-    let pgid = out.next_id();
-    let txid = opts.txid.max(1);
-    let m0 = meta_page(ps, 0, root_id, 0, freelist, pgid, txid - 1);
-    let m1 = meta_page(ps, 1, root_id, 0, freelist, pgid, txid);
-    out.buf[..ps].copy_from_slice(&m0);
-    out.buf[ps..2 * ps].copy_from_slice(&m1);
-    Ok(out.buf)
+    let (out, _) = db.finish()?;
+    Ok(out.into_inner())
 }
 
 #[cfg(test)]

@@ -130,42 +130,25 @@ pub fn repair(
     dest: &Path,
     force: bool,
     report_path: Option<&Path>,
+    opts: etcd_rescue::ops::repair::RepairOptions,
     out: &mut dyn Write,
 ) -> Result<i32, Failure> {
     let input = resolve(path)?;
-    let db = etcd_rescue::ops::open::OpenDb::open(&input)?;
-    let bytes = db.db_bytes_unverified();
-    let (file, report) = etcd_rescue::ops::repair::rebuild(bytes).map_err(|e| Failure {
-        code: exit::UNUSABLE,
-        message: e,
-    })?;
-    etcd_rescue::ops::write::write_new_file(dest, &file, force)?;
-    if report.complete {
-        writeln!(
-            out,
-            "recovered everything: {} written to {}",
-            report.bytes_written,
-            dest.display()
-        )?;
-    } else {
-        writeln!(
-            out,
-            "INCOMPLETE: {} bucket(s) and {} subtree(s) could not be read; {} bytes written to {}",
-            report.buckets_lost.len(),
-            report.lost.len(),
-            report.bytes_written,
-            dest.display()
-        )?;
+    if report_path.is_some_and(|p| p.exists()) && !force {
+        return Err(etcd_rescue::ops::write::WriteError::Exists(
+            report_path.unwrap_or(dest).to_path_buf(),
+        )
+        .into());
     }
-    for (b, n) in &report.recovered {
-        writeln!(out, "  {n:>9}  {b}")?;
-    }
-    for l in report.buckets_lost.iter().chain(&report.lost) {
-        writeln!(out, "  lost: {l}")?;
-    }
+    let report =
+        etcd_rescue::ops::repair::repair(&input, dest, force, opts).map_err(|e| Failure {
+            code: exit::UNUSABLE,
+            message: e.to_string(),
+        })?;
+    etcd_rescue::ops::repair::render_text(&report, out)?;
     if let Some(p) = report_path {
         let json = serde_json::to_vec_pretty(&report).map_err(std::io::Error::other)?;
-        etcd_rescue::ops::write::write_new_file(p, &json, force)?;
+        etcd_rescue::ops::write::write_new_file(p, &json, true)?;
     }
     Ok(if report.complete {
         exit::OK

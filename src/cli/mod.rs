@@ -164,11 +164,17 @@ Examples:
   etcd-rescue repair /var/lib/etcd --out rescued.db
   etcdctl snapshot restore rescued.db --data-dir /var/lib/etcd-new
 
-Everything the db's tree still yields is copied, compacted (like a defrag); damaged subtrees are
-skipped and listed. The input is never written; the output is written to a temp file, fsynced and
+  etcd-rescue repair /var/lib/etcd --out rescued.db --salvage --replay-wal --report losses.json
+
+A clean db is streamed into a compacted copy (like a defrag: same keyspace, history and hashkv).
+A bad meta page: the other one is used; both bad: the newest root leaf the page scan finds.
+--salvage scans every page of the file (free, orphaned, past the high-water mark) for records that
+validate and adds those the tree lacks; --replay-wal applies the committed log entries past the
+db's consistent index as etcd would on start. The report says where each bucket's records came
+from, which revisions are lost, and per key whether its latest revision survived (--report writes
+it as JSON). The input is never written; the output is written to a temp file, fsynced and
 renamed, and an existing output is refused unless --force. Exit 0 everything recovered, 1 the file
-was written but something was lost (said on the first line), 2 nothing could be written.
-Not yet: --salvage (a page scan past a broken tree) and --replay-wal.")]
+was written but something was lost (said on the first line), 2 nothing could be written.")]
     Repair {
         /// Data dir, member dir, db file or snapshot file.
         path: PathBuf,
@@ -181,6 +187,12 @@ Not yet: --salvage (a page scan past a broken tree) and --replay-wal.")]
         /// Also write the report as JSON to this file.
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Scan every page of the db for records the tree no longer reaches.
+        #[arg(long)]
+        salvage: bool,
+        /// Apply the WAL's committed entries past the db's consistent index.
+        #[arg(long)]
+        replay_wal: bool,
     },
     /// Kubernetes objects: decode stored values, get them as kubectl shows them.
     #[command(subcommand)]
@@ -527,7 +539,19 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             out: dest,
             force,
             report,
-        } => commands::repair(&path, &dest, force, report.as_deref(), out),
+            salvage,
+            replay_wal,
+        } => commands::repair(
+            &path,
+            &dest,
+            force,
+            report.as_deref(),
+            etcd_rescue::ops::repair::RepairOptions {
+                salvage,
+                replay_wal,
+            },
+            out,
+        ),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "etcd-rescue", out);
             Ok(exit::OK)

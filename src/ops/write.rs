@@ -17,6 +17,17 @@ pub enum WriteError {
 
 /// Write `bytes` to `path` atomically.
 pub fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), WriteError> {
+    write_new_file_with(path, force, |f| f.write_all(bytes))
+}
+
+/// Create `path` atomically with what `fill` writes into a fresh temp file
+/// beside it (opened for reading and writing): fsync, rename, fsync the
+/// directory. On any error the temp file is removed.
+pub fn write_new_file_with<T>(
+    path: &Path,
+    force: bool,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<T>,
+) -> Result<T, WriteError> {
     if path.exists() && !force {
         return Err(WriteError::Exists(path.to_path_buf()));
     }
@@ -34,17 +45,18 @@ pub fn write_new_file(path: &Path, bytes: &[u8], force: bool) -> Result<(), Writ
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::OpenOptions::new()
+            .read(true)
             .write(true)
             .create_new(true)
             .open(&tmp)
             .map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
+        let value = fill(&mut f).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
         std::fs::rename(&tmp, path).map_err(io(path))?;
         if let Ok(d) = std::fs::File::open(&dir) {
             let _ = d.sync_all();
         }
-        Ok(())
+        Ok(value)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -1,0 +1,868 @@
+//! `repair`: a fresh snapshot file (db + SHA-256 trailer, the form
+//! `etcdctl snapshot save` writes and `snapshot restore` verifies) holding
+//! everything that survives, with an account of what did not.
+//!
+//! A db whose tree reads cleanly is streamed straight into the bbolt
+//! writer (a compacted copy, like a defrag: same keyspace, history and
+//! hashkv), in memory bounded by the tree's fan-out. Otherwise the records
+//! are gathered first: what the tree still yields (through the current
+//! meta, else the other one, else the newest copy of the root leaf the
+//! page scan finds), with `--salvage` every validated record the page scan
+//! finds elsewhere in the file, and with `--replay-wal` the committed log
+//! entries past the db's consistent index applied as etcd applies them.
+//! The report says where each bucket's records came from and, per key,
+//! whether its latest revision survived and which revisions did not.
+#![forbid(unsafe_code)]
+
+pub mod losses;
+pub mod replay;
+pub mod salvage;
+pub mod state;
+
+use crate::bolt::cursor::{top_level_buckets, BucketCursor};
+use crate::bolt::file::BucketRoot;
+use crate::bolt::writer::{DbWriter, WriteOptions};
+use crate::bolt::BoltFile;
+use crate::etcd::records::{meta_record, MetaRecord};
+use crate::input::Input;
+use losses::{Losses, Source};
+use replay::{LogEntry, ReplayReport};
+use salvage::ScanStats;
+use serde::Serialize;
+use sha2::Digest;
+use state::Buckets;
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+/// What to try beyond the tree.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RepairOptions {
+    pub salvage: bool,
+    pub replay_wal: bool,
+}
+
+/// Records of one bucket, by where they came from.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct BucketAccount {
+    pub from_tree: u64,
+    pub from_scan: u64,
+    /// Records the log replay added or removed.
+    pub changed_by_wal: i64,
+    pub written: u64,
+}
+
+/// The committed log entries past the db (applied or not).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct LogTail {
+    pub consistent_index: u64,
+    pub commit_index: u64,
+    pub last_index: u64,
+    /// Entries past the consistent index etcd would apply on start.
+    pub entries_past_db: u64,
+    /// Of those, the ones that change what etcd stores (the rest are
+    /// authentication, reads and queries).
+    pub entries_with_effect: u64,
+    /// Entries past the commit index applied because the cluster has one
+    /// voting member (its restart commits its whole log).
+    pub applied_past_commit: u64,
+    /// Why the log cannot be applied, when it cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
+    /// Without --replay-wal: the keys those entries write (from a replay
+    /// onto a scratch copy), whose latest value the output lacks.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys_not_applied: Vec<String>,
+}
+
+/// What a repair recovered and lost.
+#[derive(Debug, Default, Serialize)]
+pub struct RepairReport {
+    /// Everything that exists on disk made it into the output.
+    pub complete: bool,
+    /// The first line of the text report.
+    pub summary: String,
+    pub input: String,
+    pub output: String,
+    /// `streamed copy` (the tree read cleanly) or `rebuilt`.
+    pub method: &'static str,
+    /// Which meta page the tree was read through, or the scan's root leaf.
+    pub tree_from: String,
+    pub buckets: BTreeMap<String, BucketAccount>,
+    /// Parts of the tree that could not be read.
+    pub damage: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogTail>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub losses: Option<Losses>,
+    pub notes: Vec<String>,
+    pub consistent_index: Option<u64>,
+    pub bytes_written: u64,
+}
+
+/// Why no file could be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RepairError {
+    #[error("{0}")]
+    Nothing(String),
+    #[error("{0}")]
+    Write(#[from] crate::ops::write::WriteError),
+}
+
+/// Repair `input` into a new snapshot file at `dest`.
+pub fn repair(
+    input: &Input,
+    dest: &Path,
+    force: bool,
+    opts: RepairOptions,
+) -> Result<RepairReport, RepairError> {
+    let db = match &input.db {
+        Some(_) => Some(
+            crate::ops::open::OpenDb::open(input)
+                .map_err(|e| RepairError::Nothing(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let bytes = db.as_ref().map(|d| d.db_bytes_unverified());
+    let file = match bytes {
+        Some(b) => Some(
+            BoltFile::new(b)
+                .map_err(|e| RepairError::Nothing(format!("{}: {e}", input.path.display())))?,
+        ),
+        None => None,
+    };
+    if file.is_none() && !(opts.replay_wal && input.member_dir.is_some()) {
+        return Err(RepairError::Nothing(format!(
+            "{}: no db to repair (with a WAL that starts at index 1, --replay-wal rebuilds from the log alone)",
+            input.path.display()
+        )));
+    }
+    let log = input.member_dir.as_deref().map(read_entries);
+    let page_size = file.as_ref().map_or(4096, |f| f.page_size());
+    let mut report = RepairReport {
+        input: input.path.display().to_string(),
+        output: dest.display().to_string(),
+        ..RepairReport::default()
+    };
+    let written = crate::ops::write::write_new_file_with(dest, force, |out| {
+        let opts_w = WriteOptions {
+            page_size,
+            persist_freelist: false,
+            txid: file
+                .as_ref()
+                .and_then(|f| f.best_meta())
+                .map_or(2, |m| m.txid.max(2)),
+        };
+        // A clean tree with no log entries past it is streamed; anything
+        // else is rebuilt with a full account.
+        let ci = file.as_ref().and_then(consistent_index).unwrap_or(0);
+        let log_past = log
+            .as_ref()
+            .and_then(|l| l.as_ref().ok())
+            .is_some_and(|l| l.entries.iter().any(|e| e.index > ci && !inert(e)));
+        let streamable = !opts.salvage && !opts.replay_wal && !log_past;
+        let mut streamed = false;
+        if let (true, Some(f)) = (streamable, file.as_ref()) {
+            if let Some(meta) = f.meta() {
+                streamed = stream_copy(f, meta, out, opts_w, &mut report)?;
+                if !streamed {
+                    out.set_len(0)?;
+                    out.seek(SeekFrom::Start(0))?;
+                    report.buckets.clear();
+                }
+            }
+        }
+        if streamed {
+            report.method = "streamed copy";
+            report.tree_from = tree_label(file.as_ref());
+            report.consistent_index = Some(ci);
+        } else {
+            report.method = "rebuilt";
+            let mut sources = BTreeMap::new();
+            let mut b = gather(file.as_ref(), opts, &mut report, &mut sources);
+            apply_log(&mut b, log.as_ref(), opts, &mut report, &mut sources);
+            let compact = meta_i64(&b, b"finishedCompactRev").unwrap_or(0);
+            if let Some(kb) = b.get(b"key".as_slice()) {
+                report.losses = Some(losses::account(kb, compact, &sources));
+            }
+            report.consistent_index = meta_u64(&b, b"consistent_index");
+            write_buckets(&b, out, opts_w, &mut report)?;
+        }
+        report.bytes_written = append_sha256(out)?;
+        Ok(())
+    });
+    written?;
+    finish(&mut report);
+    Ok(report)
+}
+
+fn tree_label(file: Option<&BoltFile<'_>>) -> String {
+    match file.and_then(|f| f.current.map(|c| (c, f))) {
+        Some((c, f)) => format!("meta page {c} (txid {})", f.meta().map_or(0, |m| m.txid)),
+        None => "no valid meta page".into(),
+    }
+}
+
+/// Stream a clean tree into the writer; false (nothing kept) as soon as
+/// anything is damaged or out of order, so the caller rebuilds instead.
+fn stream_copy(
+    f: &BoltFile<'_>,
+    meta: &crate::bolt::Meta,
+    out: &mut std::fs::File,
+    opts: WriteOptions,
+    report: &mut RepairReport,
+) -> std::io::Result<bool> {
+    let (roots, damage) = top_level_buckets(f, meta);
+    if !damage.is_empty() {
+        return Ok(false);
+    }
+    let mut w = match DbWriter::new(std::io::BufWriter::with_capacity(1 << 20, &mut *out), opts) {
+        Ok(w) => w,
+        Err(_) => return Ok(false),
+    };
+    for (name, root) in roots {
+        let Ok(root) = root else { return Ok(false) };
+        let Ok(mut bw) = w.bucket(name) else {
+            return Ok(false);
+        };
+        for item in BucketCursor::new(f, root, meta.pgid) {
+            let Ok(item) = item else { return Ok(false) };
+            if item.is_bucket() || bw.put(item.key, item.value).is_err() {
+                return Ok(false);
+            }
+        }
+        let n = bw.count();
+        if bw.finish().is_err() {
+            return Ok(false);
+        }
+        let label = String::from_utf8_lossy(name).into_owned();
+        report.buckets.insert(
+            label,
+            BucketAccount {
+                from_tree: n,
+                written: n,
+                ..BucketAccount::default()
+            },
+        );
+    }
+    match w.finish() {
+        Ok((mut bw, _)) => {
+            bw.flush()?;
+            Ok(true)
+        }
+        Err(crate::bolt::writer::WriteError::Io(e)) => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
+fn consistent_index(f: &BoltFile<'_>) -> Option<u64> {
+    let meta = f.best_meta()?;
+    let root = crate::bolt::cursor::find_bucket(f, meta, b"meta")?;
+    BucketCursor::new(f, root, meta.pgid)
+        .flatten()
+        .find_map(|i| match meta_record(i.key, i.value) {
+            Ok(MetaRecord::ConsistentIndex(ci)) => Some(ci),
+            _ => None,
+        })
+}
+
+fn meta_bytes<'b>(b: &'b Buckets, key: &[u8]) -> Option<&'b [u8]> {
+    b.get(b"meta".as_slice())?.get(key).map(Vec::as_slice)
+}
+
+fn meta_u64(b: &Buckets, key: &[u8]) -> Option<u64> {
+    meta_bytes(b, key)
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map(u64::from_be_bytes)
+}
+
+/// A compaction revision of the `meta` bucket (stored as a revision key).
+fn meta_i64(b: &Buckets, key: &[u8]) -> Option<i64> {
+    match meta_record(key, meta_bytes(b, key)?) {
+        Ok(MetaRecord::FinishedCompactRev(r)) | Ok(MetaRecord::ScheduledCompactRev(r)) => Some(r),
+        _ => None,
+    }
+}
+
+/// Whether an entry changes nothing etcd stores (beyond the consistent
+/// index): empty entries, authentication, reads, alarm and auth queries.
+fn inert(e: &LogEntry) -> bool {
+    if e.entry_type != 0 {
+        return false;
+    }
+    if e.data.is_empty() {
+        return true;
+    }
+    let Some(fields) = crate::proto::fields(&e.data)
+        .map(|f| f.ok().map(|(n, v, _)| (n, v)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    if !matches!(
+        crate::wal::entry::decode(0, &e.data),
+        crate::wal::entry::EntryData::Request { .. }
+    ) {
+        return false;
+    }
+    fields.iter().all(|(n, v)| match (n, v) {
+        (1 | 100, _) => true,
+        (3 | 1012 | 1013 | 1102 | 1106 | 1107 | 1202, _) => true,
+        // An alarm request whose action is GET (0).
+        (10, crate::proto::Value::Bytes(b)) => crate::proto::fields(b)
+            .all(|f| !matches!(f, Ok((1, crate::proto::Value::Varint(a), _)) if a != 0)),
+        _ => false,
+    })
+}
+
+/// Gather every record the tree yields, then (with --salvage, or when no
+/// meta page is usable) what the page scan adds.
+fn gather(
+    file: Option<&BoltFile<'_>>,
+    opts: RepairOptions,
+    report: &mut RepairReport,
+    sources: &mut BTreeMap<Vec<u8>, Source>,
+) -> Buckets {
+    let mut b = Buckets::new();
+    let Some(f) = file else {
+        report.tree_from = "no db: rebuilt from the log alone".into();
+        return b;
+    };
+    let hwm_all = f.file_pages();
+    let mut damaged_buckets: Vec<Vec<u8>> = Vec::new();
+    let mut scan = None;
+    type Roots<'r> = Vec<(Vec<u8>, Result<BucketRoot<'r>, String>)>;
+    let (roots, hwm): (Roots<'_>, u64) = match f.best_meta() {
+        Some(meta) => {
+            report.tree_from = match f.current {
+                Some(c) => format!("meta page {c} (txid {})", meta.txid),
+                None => format!(
+                    "meta page {} (txid {}): neither meta validates; this one's root and high-water mark look sane",
+                    meta.slot, meta.txid
+                ),
+            };
+            let other_bad = f.metas.iter().filter(|m| m.is_none()).count();
+            if other_bad > 0 {
+                report
+                    .notes
+                    .push("one meta page is unusable: the other one was used".into());
+            }
+            let (roots, damage) = top_level_buckets(f, meta);
+            for d in damage {
+                report.damage.push(format!("root bucket: {d:?}"));
+            }
+            (
+                roots.into_iter().map(|(n, r)| (n.to_vec(), r)).collect(),
+                meta.pgid,
+            )
+        }
+        None => {
+            let s = salvage::scan(f);
+            let roots = match s.roots.first() {
+                Some(r) => {
+                    report.tree_from = format!(
+                        "no usable meta page: the root leaf at page {} found by the page scan (consistent index {})",
+                        r.page,
+                        r.consistent_index.map_or("unknown".into(), |c| c.to_string())
+                    );
+                    r.buckets
+                        .iter()
+                        .map(|(n, r)| (n.to_vec(), Ok(*r)))
+                        .collect()
+                }
+                None => {
+                    report.tree_from =
+                        "no usable meta page and no root leaf found: records from the page scan only"
+                            .into();
+                    Vec::new()
+                }
+            };
+            scan = Some(s);
+            (roots, hwm_all)
+        }
+    };
+    for (name, root) in roots {
+        let label = String::from_utf8_lossy(&name).into_owned();
+        let root = match root {
+            Ok(r) => r,
+            Err(e) => {
+                report.damage.push(format!("bucket {label}: {e}"));
+                damaged_buckets.push(name);
+                continue;
+            }
+        };
+        let recs = b.entry(name.clone()).or_default();
+        let acct = report.buckets.entry(label.clone()).or_default();
+        for item in BucketCursor::new(f, root, hwm) {
+            match item {
+                Ok(i) if i.is_bucket() => report.damage.push(format!(
+                    "bucket {label}: nested bucket {:?} not copied (etcd has none)",
+                    String::from_utf8_lossy(i.key)
+                )),
+                Ok(i) => {
+                    if !recs.contains_key(i.key) {
+                        recs.insert(i.key.to_vec(), i.value.to_vec());
+                        acct.from_tree += 1;
+                    }
+                }
+                Err(d) => {
+                    report.damage.push(format!("bucket {label}: {d:?}"));
+                    if !damaged_buckets.contains(&name) {
+                        damaged_buckets.push(name.clone());
+                    }
+                }
+            }
+        }
+    }
+    if opts.salvage || scan.is_some() {
+        let s = match scan {
+            Some(s) => s,
+            None => salvage::scan(f),
+        };
+        merge_scan(&mut b, &s, &damaged_buckets, report, sources);
+        report.scan = Some(s.stats);
+    } else if !report.damage.is_empty() {
+        report.notes.push(
+            "parts of the tree could not be read: run again with --salvage to scan every page for the records they held"
+                .into(),
+        );
+    }
+    b
+}
+
+/// Add what the scan found: `key` records the tree lacks (revisions are
+/// written once, so any valid copy is the record), and the small buckets'
+/// records only where the tree could not provide the bucket whole. Then
+/// compaction is applied again, so a stale copy of a revision etcd had
+/// compacted away does not come back.
+fn merge_scan(
+    b: &mut Buckets,
+    s: &salvage::Scan<'_>,
+    damaged: &[Vec<u8>],
+    report: &mut RepairReport,
+    sources: &mut BTreeMap<Vec<u8>, Source>,
+) {
+    let mut small: BTreeMap<(&str, &[u8]), Vec<&[u8]>> = BTreeMap::new();
+    for rec in &s.found {
+        if rec.bucket == "key" {
+            let kb = b.entry(b"key".to_vec()).or_default();
+            if !kb.contains_key(rec.key) {
+                kb.insert(rec.key.to_vec(), rec.value.to_vec());
+                sources.insert(rec.key.to_vec(), Source::Scan);
+                report.buckets.entry("key".into()).or_default().from_scan += 1;
+            }
+            continue;
+        }
+        let whole = b.contains_key(rec.bucket.as_bytes())
+            && !damaged.iter().any(|d| d == rec.bucket.as_bytes());
+        if !whole {
+            small
+                .entry((rec.bucket, rec.key))
+                .or_default()
+                .push(rec.value);
+        }
+    }
+    for ((bucket, key), values) in small {
+        let recs = b.entry(bucket.as_bytes().to_vec()).or_default();
+        if recs.contains_key(key) {
+            continue;
+        }
+        // Counters only grow: the greatest copy is the newest.
+        let chosen = if bucket == "meta" && values.iter().all(|v| v.len() == 8) {
+            values.iter().max().copied()
+        } else {
+            if values.iter().any(|v| v != &values[0]) {
+                report.notes.push(format!(
+                    "{bucket}/{}: {} differing copies found by the scan; the first was kept",
+                    crate::wal::entry::readable(key),
+                    values.len()
+                ));
+            }
+            values.first().copied()
+        };
+        if let Some(v) = chosen {
+            recs.insert(key.to_vec(), v.to_vec());
+            report.buckets.entry(bucket.into()).or_default().from_scan += 1;
+        }
+    }
+    let compact = meta_i64(b, b"finishedCompactRev").unwrap_or(0);
+    if compact > 0 {
+        let kb = b.entry(b"key".to_vec()).or_default();
+        let dropped = state::compact(kb, compact);
+        if dropped > 0 {
+            report.notes.push(format!(
+                "{dropped} stale record(s) at or below the compaction point {compact} dropped (etcd had compacted them away)"
+            ));
+        }
+    }
+}
+
+/// The log as etcd's ReadAll yields it.
+struct LogRead {
+    entries: Vec<LogEntry>,
+    commit: u64,
+    last_index: u64,
+}
+
+fn read_entries(member_dir: &Path) -> Result<LogRead, String> {
+    let wal = member_dir.join("wal");
+    if !wal.is_dir() {
+        return Err("no WAL directory".into());
+    }
+    let mut entries: Vec<LogEntry> = Vec::new();
+    let r = crate::wal::log::read_log(&wal, &mut |_, _, payload| {
+        if let crate::wal::segment::Payload::Entry(e) = payload {
+            // A later entry at index i replaces every earlier one at i or above.
+            while entries.last().is_some_and(|l| l.index >= e.index) {
+                entries.pop();
+            }
+            entries.push(LogEntry {
+                index: e.index,
+                term: e.term,
+                entry_type: e.entry_type,
+                data: e.data.to_vec(),
+            });
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(LogRead {
+        last_index: entries.last().map_or(0, |e| e.index),
+        commit: r.hard_state.map_or(0, |h| h.commit),
+        entries,
+    })
+}
+
+/// The entries etcd applies on start: past the consistent index, committed
+/// (or, in a one-voter cluster, the whole log). Err when the log does not
+/// continue from the db.
+fn entries_to_apply(
+    log: &LogRead,
+    ci: u64,
+    voters: usize,
+    tail: &mut LogTail,
+) -> Result<Vec<LogEntry>, String> {
+    let past: Vec<&LogEntry> = log.entries.iter().filter(|e| e.index > ci).collect();
+    if let Some(first) = past.first() {
+        if first.index != ci + 1 {
+            return Err(format!(
+                "the log resumes at index {} but the db stops at {ci}: entries in between are gone",
+                first.index
+            ));
+        }
+    }
+    let limit = if voters == 1 { u64::MAX } else { log.commit };
+    let chosen: Vec<LogEntry> = past
+        .into_iter()
+        .filter(|e| e.index <= limit)
+        .cloned()
+        .collect();
+    tail.applied_past_commit = chosen.iter().filter(|e| e.index > log.commit).count() as u64;
+    tail.entries_past_db = chosen.len() as u64;
+    tail.entries_with_effect = chosen.iter().filter(|e| !inert(e)).count() as u64;
+    Ok(chosen)
+}
+
+/// Replay the log (with --replay-wal), or account for what it would add.
+fn apply_log(
+    b: &mut Buckets,
+    log: Option<&Result<LogRead, String>>,
+    opts: RepairOptions,
+    report: &mut RepairReport,
+    sources: &mut BTreeMap<Vec<u8>, Source>,
+) {
+    let Some(Ok(log)) = log else {
+        if opts.replay_wal {
+            let why = match log {
+                Some(Err(e)) => e.clone(),
+                _ => "the input is a file, not a data dir".into(),
+            };
+            report
+                .notes
+                .push(format!("--replay-wal: no log read: {why}"));
+        }
+        return;
+    };
+    let ci = meta_u64(b, b"consistent_index").unwrap_or(0);
+    let voters = b.get(b"members".as_slice()).map_or(1, |m| m.len().max(1));
+    let mut tail = LogTail {
+        consistent_index: ci,
+        commit_index: log.commit,
+        last_index: log.last_index,
+        ..LogTail::default()
+    };
+    let entries = match entries_to_apply(log, ci, voters, &mut tail) {
+        Ok(e) => e,
+        Err(why) => {
+            tail.unusable = Some(why);
+            report.log = Some(tail);
+            return;
+        }
+    };
+    if entries.is_empty() || (!opts.replay_wal && tail.entries_with_effect == 0) {
+        report.log = Some(tail);
+        return;
+    }
+    let before: std::collections::BTreeSet<Vec<u8>> = b
+        .get(b"key".as_slice())
+        .map(|k| k.keys().cloned().collect())
+        .unwrap_or_default();
+    if opts.replay_wal {
+        let counts: BTreeMap<Vec<u8>, usize> =
+            b.iter().map(|(n, r)| (n.clone(), r.len())).collect();
+        let r = replay::replay(b, &entries);
+        for (name, recs) in b.iter() {
+            let was = counts.get(name).copied().unwrap_or(0) as i64;
+            let delta = recs.len() as i64 - was;
+            if delta != 0 {
+                report
+                    .buckets
+                    .entry(String::from_utf8_lossy(name).into_owned())
+                    .or_default()
+                    .changed_by_wal = delta;
+            }
+        }
+        if let Some(kb) = b.get(b"key".as_slice()) {
+            for k in kb.keys().filter(|k| !before.contains(*k)) {
+                sources.insert(k.clone(), Source::Wal);
+            }
+        }
+        report.replay = Some(r);
+    } else {
+        // What they would write: replayed onto a scratch copy.
+        let mut scratch = b.clone();
+        replay::replay(&mut scratch, &entries);
+        if let Some(kb) = scratch.get(b"key".as_slice()) {
+            let keys: std::collections::BTreeSet<String> = kb
+                .iter()
+                .filter(|(k, _)| !before.contains(*k))
+                .filter_map(|(_, v)| crate::etcd::kv::KeyValue::decode(v).ok())
+                .map(|kv| crate::wal::entry::readable(kv.key))
+                .collect();
+            tail.keys_not_applied = keys.into_iter().collect();
+        }
+        report.notes.push(format!(
+            "the log holds {} entr{} past the db's consistent index {ci} that etcd would apply on start: run again with --replay-wal to include them",
+            entries.len(),
+            if entries.len() == 1 { "y" } else { "ies" }
+        ));
+    }
+    report.log = Some(tail);
+}
+
+/// Write gathered buckets (sorted) through the streaming writer.
+fn write_buckets(
+    b: &Buckets,
+    out: &mut std::fs::File,
+    opts: WriteOptions,
+    report: &mut RepairReport,
+) -> std::io::Result<()> {
+    let to_io = |e: crate::bolt::writer::WriteError| match e {
+        crate::bolt::writer::WriteError::Io(e) => e,
+        other => std::io::Error::other(other.to_string()),
+    };
+    let mut w = DbWriter::new(std::io::BufWriter::with_capacity(1 << 20, &mut *out), opts)
+        .map_err(to_io)?;
+    for (name, recs) in b {
+        let mut bw = w.bucket(name).map_err(to_io)?;
+        for (k, v) in recs {
+            bw.put(k, v).map_err(to_io)?;
+        }
+        let n = bw.count();
+        bw.finish().map_err(to_io)?;
+        report
+            .buckets
+            .entry(String::from_utf8_lossy(name).into_owned())
+            .or_default()
+            .written = n;
+    }
+    let (mut bw, _) = w.finish().map_err(to_io)?;
+    bw.flush()
+}
+
+/// Hash the file written so far and append the SHA-256 trailer; returns
+/// the final size.
+fn append_sha256(out: &mut std::fs::File) -> std::io::Result<u64> {
+    out.seek(SeekFrom::Start(0))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let k = out.read(&mut buf)?;
+        if k == 0 {
+            break;
+        }
+        h.update(&buf[..k]);
+        n += k as u64;
+    }
+    out.seek(SeekFrom::End(0))?;
+    out.write_all(&h.finalize())?;
+    Ok(n + 32)
+}
+
+/// Decide completeness and the first line.
+fn finish(r: &mut RepairReport) {
+    let lost_revs = r.losses.as_ref().map_or(0, |l| l.lost_revision_count);
+    let log_left = r
+        .log
+        .as_ref()
+        .is_some_and(|t| t.unusable.is_some() || (r.replay.is_none() && t.entries_with_effect > 0));
+    let not_replayed = r.replay.as_ref().map_or(0, |p| {
+        p.not_replayed
+            .iter()
+            .filter(|(k, _)| !k.contains("set by snapshot restore"))
+            .map(|(_, v)| *v)
+            .sum::<u64>()
+    });
+    r.complete = r.damage.is_empty() && lost_revs == 0 && !log_left && not_replayed == 0;
+    let keys: u64 = r.buckets.get("key").map_or(0, |b| b.written);
+    r.summary = if r.complete {
+        format!(
+            "recovered everything: {} revision records, {} bytes written to {}",
+            keys, r.bytes_written, r.output
+        )
+    } else {
+        let mut why = Vec::new();
+        if !r.damage.is_empty() {
+            why.push(format!("{} unreadable part(s) of the tree", r.damage.len()));
+        }
+        if lost_revs > 0 {
+            why.push(format!("{lost_revs} revision(s) lost"));
+        }
+        if log_left {
+            why.push("log entries past the db not applied".into());
+        }
+        if not_replayed > 0 {
+            why.push(format!("{not_replayed} log request(s) not reproduced"));
+        }
+        format!(
+            "INCOMPLETE: {}; {} revision records, {} bytes written to {}",
+            why.join(", "),
+            keys,
+            r.bytes_written,
+            r.output
+        )
+    };
+}
+
+/// The text report.
+pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "{}", r.summary)?;
+    writeln!(
+        out,
+        "  method: {}; tree read through {}",
+        r.method, r.tree_from
+    )?;
+    writeln!(
+        out,
+        "  {:<16} {:>10} {:>10} {:>10} {:>10}",
+        "bucket", "tree", "scan", "wal", "written"
+    )?;
+    for (name, a) in &r.buckets {
+        writeln!(
+            out,
+            "  {:<16} {:>10} {:>10} {:>10} {:>10}",
+            name, a.from_tree, a.from_scan, a.changed_by_wal, a.written
+        )?;
+    }
+    if let Some(s) = &r.scan {
+        writeln!(
+            out,
+            "  page scan: {} pages ({} bytes), {} leaf pages, {} root-leaf copies, {} records identified, {} rejected",
+            s.pages_scanned, s.bytes_scanned, s.leaf_pages, s.root_leaves, s.records_identified, s.records_rejected
+        )?;
+    }
+    if let Some(p) = &r.replay {
+        writeln!(
+            out,
+            "  log replay: entries {}..{} ({}): {} puts, {} deletes, {} txns, {} compactions, {} lease grants, {} revokes, {} rejected as etcd rejects them; revisions {}..{}",
+            p.from_index,
+            p.to_index,
+            p.entries,
+            p.puts,
+            p.deletes,
+            p.txns,
+            p.compactions,
+            p.lease_grants,
+            p.lease_revokes,
+            p.rejected,
+            p.first_revision.unwrap_or(0),
+            p.last_revision.unwrap_or(0)
+        )?;
+        for (k, n) in &p.not_replayed {
+            writeln!(out, "    not reproduced: {n} × {k}")?;
+        }
+    }
+    if let Some(t) = &r.log {
+        if let Some(u) = &t.unusable {
+            writeln!(out, "  log: {u}")?;
+        }
+        if t.applied_past_commit > 0 {
+            writeln!(
+                out,
+                "  log: {} entries past the commit index {} applied: a one-voter cluster commits its whole log when it restarts",
+                t.applied_past_commit, t.commit_index
+            )?;
+        }
+        if !t.keys_not_applied.is_empty() {
+            writeln!(
+                out,
+                "  log: {} key(s) have newer writes in the log only: {}",
+                t.keys_not_applied.len(),
+                preview(&t.keys_not_applied)
+            )?;
+        }
+    }
+    if let Some(l) = &r.losses {
+        if !l.lost_revisions.is_empty() {
+            let ranges: Vec<String> = l
+                .lost_revisions
+                .iter()
+                .map(|g| {
+                    if g.first == g.last {
+                        g.first.to_string()
+                    } else {
+                        format!("{}-{}", g.first, g.last)
+                    }
+                })
+                .collect();
+            writeln!(
+                out,
+                "  lost revisions ({}): {}",
+                l.lost_revision_count,
+                preview(&ranges)
+            )?;
+            writeln!(
+                out,
+                "  keys: {} total, latest revision survived for {}, uncertain for {} (a lost revision lies above it), {} with lost history",
+                l.keys_total, l.keys_latest_survived, l.keys_latest_uncertain, l.keys_with_lost_history
+            )?;
+        }
+    }
+    for d in r.damage.iter().take(20) {
+        writeln!(out, "  damage: {d}")?;
+    }
+    if r.damage.len() > 20 {
+        writeln!(
+            out,
+            "  damage: … {} more (see --report)",
+            r.damage.len() - 20
+        )?;
+    }
+    for n in &r.notes {
+        writeln!(out, "  note: {n}")?;
+    }
+    Ok(())
+}
+
+fn preview(items: &[String]) -> String {
+    let shown: Vec<&str> = items.iter().take(10).map(String::as_str).collect();
+    if items.len() > 10 {
+        format!("{}, … ({} more)", shown.join(", "), items.len() - 10)
+    } else {
+        shown.join(", ")
+    }
+}

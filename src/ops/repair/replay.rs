@@ -1,0 +1,599 @@
+//! `repair --replay-wal`: the committed raft entries past the db's
+//! consistent index applied the way etcd's apply loop applies them, onto
+//! the state being rebuilt: puts (with ignore_value / ignore_lease and lease
+//! checks), delete ranges, transactions with their compares evaluated
+//! against the state as it is at that entry (nested, bounded), compaction,
+//! lease grant and revoke (a revoke deletes the lease's keys in one
+//! revision, in key order), alarms, auth enable/disable, the cluster
+//! version. A request etcd would reject (a lease that does not exist, a
+//! stale auth revision) changes nothing, as in etcd. Requests whose effect
+//! this does not reproduce are counted, never guessed.
+#![forbid(unsafe_code)]
+
+use super::state::{compact, current_revision, live_keys, Buckets, Live};
+use crate::etcd::kv::KeyValue;
+use crate::etcd::revision::RevisionKey;
+use crate::proto::{self, Value};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One raft entry to apply.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    pub index: u64,
+    pub term: u64,
+    pub entry_type: u64,
+    pub data: Vec<u8>,
+}
+
+/// What replaying did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct ReplayReport {
+    pub from_index: u64,
+    pub to_index: u64,
+    pub entries: u64,
+    pub puts: u64,
+    pub deletes: u64,
+    pub txns: u64,
+    pub compactions: u64,
+    pub lease_grants: u64,
+    pub lease_revokes: u64,
+    /// Requests etcd rejects at apply (they change nothing).
+    pub rejected: u64,
+    /// Requests whose effect is not reproduced, by name.
+    pub not_replayed: BTreeMap<String, u64>,
+    /// Revisions the replay wrote.
+    pub revisions: Vec<i64>,
+    /// Keys whose latest value comes from the log.
+    pub keys_written: u64,
+    pub first_revision: Option<i64>,
+    pub last_revision: Option<i64>,
+}
+
+/// Deepest nested transaction applied.
+const MAX_DEPTH: usize = 16;
+
+struct Applier<'b> {
+    buckets: &'b mut Buckets,
+    live: BTreeMap<Vec<u8>, Live>,
+    rev: i64,
+    report: ReplayReport,
+    touched: std::collections::BTreeSet<Vec<u8>>,
+}
+
+/// Apply `entries` (in index order, already past the consistent index) to
+/// `buckets`; sets the consistent index to the last entry applied.
+pub fn replay(buckets: &mut Buckets, entries: &[LogEntry]) -> ReplayReport {
+    let kb = buckets.entry(b"key".to_vec()).or_default();
+    let live = live_keys(kb);
+    let rev = current_revision(kb);
+    let mut a = Applier {
+        buckets,
+        live,
+        rev,
+        report: ReplayReport::default(),
+        touched: Default::default(),
+    };
+    for e in entries {
+        if a.report.entries == 0 {
+            a.report.from_index = e.index;
+        }
+        a.report.entries += 1;
+        a.report.to_index = e.index;
+        if e.entry_type == 0 && !e.data.is_empty() {
+            a.normal(&e.data);
+        } else if e.entry_type != 0 {
+            // Membership: `snapshot restore` writes the restored member's
+            // own membership, so conf changes are not reproduced.
+            *a.report
+                .not_replayed
+                .entry("conf-change (membership is set by snapshot restore)".into())
+                .or_default() += 1;
+        }
+    }
+    if let Some(last) = entries.last() {
+        let meta = a.buckets.entry(b"meta".to_vec()).or_default();
+        meta.insert(
+            b"consistent_index".to_vec(),
+            last.index.to_be_bytes().to_vec(),
+        );
+        if meta.contains_key(b"term".as_slice()) {
+            meta.insert(b"term".to_vec(), last.term.to_be_bytes().to_vec());
+        }
+    }
+    a.report.keys_written = a.touched.len() as u64;
+    a.report.first_revision = a.report.revisions.first().copied();
+    a.report.last_revision = a.report.revisions.last().copied();
+    a.report
+}
+
+fn fields_of(b: &[u8]) -> Option<Vec<(u32, Value<'_>)>> {
+    proto::fields(b)
+        .map(|f| f.ok().map(|(n, v, _)| (n, v)))
+        .collect()
+}
+
+fn bytes(fs: &[(u32, Value<'_>)], n: u32) -> Vec<u8> {
+    fs.iter()
+        .rev()
+        .find_map(|(f, v)| match v {
+            Value::Bytes(b) if *f == n => Some(b.to_vec()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn num(fs: &[(u32, Value<'_>)], n: u32) -> u64 {
+    fs.iter()
+        .rev()
+        .find_map(|(f, v)| match v {
+            Value::Varint(x) if *f == n => Some(*x),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+fn all<'a>(fs: &[(u32, Value<'a>)], n: u32) -> Vec<&'a [u8]> {
+    fs.iter()
+        .filter_map(|(f, v)| match v {
+            Value::Bytes(b) if *f == n => Some(*b),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The keys `[key, range_end)` selects, etcd's way: no end is one key,
+/// `\0` is every key from `key` on.
+fn in_range(k: &[u8], key: &[u8], end: &[u8]) -> bool {
+    if end.is_empty() {
+        return k == key;
+    }
+    k >= key && (end == [0] || k < end)
+}
+
+/// A write inside one revision.
+enum Op {
+    Put {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        lease: i64,
+        ignore_value: bool,
+        ignore_lease: bool,
+    },
+    Delete {
+        key: Vec<u8>,
+        end: Vec<u8>,
+    },
+    Txn(Vec<u8>),
+}
+
+impl Applier<'_> {
+    fn normal(&mut self, data: &[u8]) {
+        match crate::wal::entry::decode(0, data) {
+            crate::wal::entry::EntryData::V2 {
+                method,
+                path,
+                value,
+            } => {
+                // 3.4 proposes the cluster version as a v2 PUT.
+                if method == "PUT" && path == "/0/version" {
+                    self.buckets
+                        .entry(b"cluster".to_vec())
+                        .or_default()
+                        .insert(b"clusterVersion".to_vec(), value.into_bytes());
+                } else {
+                    *self
+                        .report
+                        .not_replayed
+                        .entry("v2 request (member attributes: set by snapshot restore)".into())
+                        .or_default() += 1;
+                }
+                return;
+            }
+            crate::wal::entry::EntryData::Request { .. } => {}
+            _ => {
+                *self
+                    .report
+                    .not_replayed
+                    .entry("undecodable entry".into())
+                    .or_default() += 1;
+                return;
+            }
+        }
+        let Some(fs) = fields_of(data) else { return };
+        if let Some(header) = fs.iter().find_map(|(n, v)| match v {
+            Value::Bytes(b) if *n == 100 => Some(*b),
+            _ => None,
+        }) {
+            if !self.auth_current(header) {
+                self.report.rejected += 1;
+                return;
+            }
+        }
+        for (n, v) in &fs {
+            let Value::Bytes(body) = v else { continue };
+            match n {
+                4 => {
+                    if let Some(op) = put_op(body) {
+                        self.report.puts += 1;
+                        self.revision(vec![op]);
+                    }
+                }
+                5 => {
+                    if let Some(op) = delete_op(body) {
+                        self.report.deletes += 1;
+                        self.revision(vec![op]);
+                    }
+                }
+                6 => {
+                    self.report.txns += 1;
+                    self.revision(vec![Op::Txn(body.to_vec())]);
+                }
+                7 => self.compaction(body),
+                8 => self.lease_grant(body),
+                9 => self.lease_revoke(body),
+                10 => self.alarm(body),
+                3 | 11 | 1012 | 1013 | 1102 | 1106 | 1107 | 1202 => {}
+                1000 => self.auth_enabled(true),
+                1011 => self.auth_enabled(false),
+                100 => {}
+                other => {
+                    let name = crate::wal::request::request(*other)
+                        .map_or_else(|| format!("field {other}"), |(n, _)| n.to_string());
+                    *self.report.not_replayed.entry(name).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// etcd refuses a request carrying an auth revision older than the
+    /// store's (the permissions it was checked against have changed).
+    fn auth_current(&self, header: &[u8]) -> bool {
+        let Some(h) = fields_of(header) else {
+            return true;
+        };
+        let req_rev = num(&h, 3);
+        let enabled = self
+            .buckets
+            .get(b"auth".as_slice())
+            .and_then(|b| b.get(b"authEnabled".as_slice()))
+            .is_some_and(|v| v.first() == Some(&1));
+        if !enabled || bytes(&h, 2).is_empty() {
+            return true;
+        }
+        let store_rev = self
+            .buckets
+            .get(b"auth".as_slice())
+            .and_then(|b| b.get(b"authRevision".as_slice()))
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes);
+        req_rev >= store_rev
+    }
+
+    fn auth_enabled(&mut self, on: bool) {
+        let auth = self.buckets.entry(b"auth".to_vec()).or_default();
+        auth.insert(b"authEnabled".to_vec(), vec![u8::from(on)]);
+        let rev = auth
+            .get(b"authRevision".as_slice())
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map_or(0, u64::from_be_bytes);
+        auth.insert(b"authRevision".to_vec(), (rev + 1).to_be_bytes().to_vec());
+    }
+
+    fn lease_exists(&self, id: i64) -> bool {
+        id == 0
+            || self
+                .buckets
+                .get(b"lease".as_slice())
+                .is_some_and(|b| b.contains_key(id.to_be_bytes().as_slice()))
+    }
+
+    /// Flatten a revision's ops (a txn picks its branch against the
+    /// current state); `None` when etcd would reject the whole request.
+    fn plan(&self, ops: Vec<Op>, depth: usize, out: &mut Vec<Op>) -> Option<()> {
+        for op in ops {
+            match op {
+                Op::Txn(body) => {
+                    if depth >= MAX_DEPTH {
+                        return None;
+                    }
+                    let fs = fields_of(&body)?;
+                    let ok = all(&fs, 1).into_iter().all(|c| self.compare(c));
+                    let branch = all(&fs, if ok { 2 } else { 3 });
+                    let mut inner = Vec::new();
+                    for rop in branch {
+                        let rf = fields_of(rop)?;
+                        for (n, v) in &rf {
+                            let Value::Bytes(b) = v else { continue };
+                            match n {
+                                2 => inner.push(put_op(b)?),
+                                3 => inner.push(delete_op(b)?),
+                                4 => inner.push(Op::Txn(b.to_vec())),
+                                _ => {}
+                            }
+                        }
+                    }
+                    self.plan(inner, depth + 1, out)?;
+                }
+                Op::Put {
+                    ref key,
+                    lease,
+                    ignore_value,
+                    ignore_lease,
+                    ..
+                } => {
+                    let exists = self.live.contains_key(key);
+                    if (ignore_value || ignore_lease) && !exists {
+                        return None;
+                    }
+                    if !ignore_lease && !self.lease_exists(lease) {
+                        return None;
+                    }
+                    out.push(op);
+                }
+                Op::Delete { .. } => out.push(op),
+            }
+        }
+        Some(())
+    }
+
+    /// Apply the writes of one request under one new main revision (sub
+    /// revisions in order); nothing when they write nothing.
+    fn revision(&mut self, ops: Vec<Op>) {
+        let mut flat = Vec::new();
+        if self.plan(ops, 0, &mut flat).is_none() {
+            self.report.rejected += 1;
+            return;
+        }
+        let main = self.rev + 1;
+        let mut sub = 0i64;
+        for op in flat {
+            match op {
+                Op::Put {
+                    key,
+                    value,
+                    lease,
+                    ignore_value,
+                    ignore_lease,
+                } => {
+                    let prev = self.live.get(&key).cloned();
+                    let value = match (&prev, ignore_value) {
+                        (Some(p), true) => p.value.clone(),
+                        _ => value,
+                    };
+                    let lease = match (&prev, ignore_lease) {
+                        (Some(p), true) => p.lease,
+                        _ => lease,
+                    };
+                    let l = Live {
+                        create_revision: prev.as_ref().map_or(main, |p| p.create_revision),
+                        mod_revision: main,
+                        version: prev.as_ref().map_or(1, |p| p.version + 1),
+                        lease,
+                        value,
+                    };
+                    let kv = KeyValue {
+                        key: &key,
+                        create_revision: l.create_revision,
+                        mod_revision: main,
+                        version: l.version,
+                        value: &l.value,
+                        lease,
+                        present: 0,
+                    };
+                    self.store(main, sub, false, kv.encode());
+                    self.touched.insert(key.clone());
+                    self.live.insert(key, l);
+                    sub += 1;
+                }
+                Op::Delete { key, end } => {
+                    let doomed: Vec<Vec<u8>> = if end.is_empty() {
+                        self.live
+                            .get_key_value(&key)
+                            .map(|(k, _)| k.clone())
+                            .into_iter()
+                            .collect()
+                    } else {
+                        self.live
+                            .range(key.clone()..)
+                            .map(|(k, _)| k)
+                            .take_while(|k| in_range(k, &key, &end))
+                            .cloned()
+                            .collect()
+                    };
+                    for k in doomed {
+                        let kv = KeyValue {
+                            key: &k,
+                            ..KeyValue::default()
+                        };
+                        self.store(main, sub, true, kv.encode());
+                        self.live.remove(&k);
+                        self.touched.insert(k);
+                        sub += 1;
+                    }
+                }
+                Op::Txn(_) => {}
+            }
+        }
+        if sub > 0 {
+            self.rev = main;
+            self.report.revisions.push(main);
+        }
+    }
+
+    fn store(&mut self, main: i64, sub: i64, tombstone: bool, value: Vec<u8>) {
+        let rk = RevisionKey {
+            main,
+            sub,
+            tombstone,
+        };
+        self.buckets
+            .entry(b"key".to_vec())
+            .or_default()
+            .insert(rk.encode(), value);
+    }
+
+    /// A `Compare` against the keys it names, as etcd's applyCompare.
+    fn compare(&self, c: &[u8]) -> bool {
+        let Some(fs) = fields_of(c) else {
+            return false;
+        };
+        let (result, target) = (num(&fs, 1), num(&fs, 2));
+        let key = bytes(&fs, 3);
+        let end = bytes(&fs, 64);
+        let kvs: Vec<&Live> = if end.is_empty() {
+            self.live.get(&key).into_iter().collect()
+        } else {
+            self.live
+                .range(key.clone()..)
+                .filter(|(k, _)| in_range(k, &key, &end))
+                .map(|(_, l)| l)
+                .collect()
+        };
+        let zero = Live {
+            create_revision: 0,
+            mod_revision: 0,
+            version: 0,
+            lease: 0,
+            value: Vec::new(),
+        };
+        let kvs = if kvs.is_empty() {
+            if target == 3 {
+                return false;
+            }
+            vec![&zero]
+        } else {
+            kvs
+        };
+        kvs.into_iter().all(|l| {
+            let ord = match target {
+                0 => l.version.cmp(&(num(&fs, 4) as i64)),
+                1 => l.create_revision.cmp(&(num(&fs, 5) as i64)),
+                2 => l.mod_revision.cmp(&(num(&fs, 6) as i64)),
+                3 => l.value.as_slice().cmp(bytes(&fs, 7).as_slice()),
+                4 => l.lease.cmp(&(num(&fs, 8) as i64)),
+                _ => return false,
+            };
+            match result {
+                0 => ord.is_eq(),
+                1 => ord.is_gt(),
+                2 => ord.is_lt(),
+                3 => ord.is_ne(),
+                _ => false,
+            }
+        })
+    }
+
+    fn compaction(&mut self, body: &[u8]) {
+        let Some(fs) = fields_of(body) else { return };
+        let at = num(&fs, 1) as i64;
+        let meta = self.buckets.entry(b"meta".to_vec()).or_default();
+        let done = meta
+            .get(b"finishedCompactRev".as_slice())
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map_or(0, i64::from_be_bytes);
+        if at <= done || at > self.rev {
+            self.report.rejected += 1;
+            return;
+        }
+        meta.insert(b"scheduledCompactRev".to_vec(), at.to_be_bytes().to_vec());
+        meta.insert(b"finishedCompactRev".to_vec(), at.to_be_bytes().to_vec());
+        compact(self.buckets.entry(b"key".to_vec()).or_default(), at);
+        self.report.compactions += 1;
+    }
+
+    fn lease_grant(&mut self, body: &[u8]) {
+        let Some(fs) = fields_of(body) else { return };
+        let (ttl, id) = (num(&fs, 1) as i64, num(&fs, 2) as i64);
+        let leases = self.buckets.entry(b"lease".to_vec()).or_default();
+        if id == 0 || leases.contains_key(id.to_be_bytes().as_slice()) {
+            self.report.rejected += 1;
+            return;
+        }
+        let mut v = Vec::new();
+        put_varint_field(&mut v, 1, id as u64);
+        put_varint_field(&mut v, 2, ttl as u64);
+        leases.insert(id.to_be_bytes().to_vec(), v);
+        self.report.lease_grants += 1;
+    }
+
+    fn lease_revoke(&mut self, body: &[u8]) {
+        let Some(fs) = fields_of(body) else { return };
+        let id = num(&fs, 1) as i64;
+        if !self.lease_exists(id) || id == 0 {
+            self.report.rejected += 1;
+            return;
+        }
+        let keys: Vec<Vec<u8>> = self
+            .live
+            .iter()
+            .filter(|(_, l)| l.lease == id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let ops = keys
+            .into_iter()
+            .map(|key| Op::Delete {
+                key,
+                end: Vec::new(),
+            })
+            .collect();
+        self.revision(ops);
+        if let Some(l) = self.buckets.get_mut(b"lease".as_slice()) {
+            l.remove(id.to_be_bytes().as_slice());
+        }
+        self.report.lease_revokes += 1;
+    }
+
+    fn alarm(&mut self, body: &[u8]) {
+        let Some(fs) = fields_of(body) else { return };
+        let (action, member, alarm) = (num(&fs, 1), num(&fs, 2), num(&fs, 3));
+        let mut key = Vec::new();
+        put_varint_field(&mut key, 1, member);
+        put_varint_field(&mut key, 2, alarm);
+        let b = self.buckets.entry(b"alarm".to_vec()).or_default();
+        match action {
+            1 => {
+                b.insert(key, Vec::new());
+            }
+            2 => {
+                b.remove(&key);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn put_op(b: &[u8]) -> Option<Op> {
+    let fs = fields_of(b)?;
+    Some(Op::Put {
+        key: bytes(&fs, 1),
+        value: bytes(&fs, 2),
+        lease: num(&fs, 3) as i64,
+        ignore_value: num(&fs, 5) != 0,
+        ignore_lease: num(&fs, 6) != 0,
+    })
+}
+
+fn delete_op(b: &[u8]) -> Option<Op> {
+    let fs = fields_of(b)?;
+    Some(Op::Delete {
+        key: bytes(&fs, 1),
+        end: bytes(&fs, 2),
+    })
+}
+
+fn put_varint_field(out: &mut Vec<u8>, field: u32, v: u64) {
+    if v == 0 {
+        return;
+    }
+    let mut tag = u64::from(field) << 3;
+    let mut push = |mut x: u64| {
+        while x >= 0x80 {
+            out.push((x as u8) | 0x80);
+            x >>= 7;
+        }
+        out.push(x as u8);
+    };
+    push(std::mem::take(&mut tag));
+    push(v);
+}

@@ -1,0 +1,139 @@
+//! The state a repair builds before writing it: every bucket's records in
+//! key order, owned, plus the mvcc rules that act on the `key` bucket
+//! (the live view of each key, compaction as etcd performs it).
+#![forbid(unsafe_code)]
+
+use crate::etcd::kv::KeyValue;
+use crate::etcd::revision::RevisionKey;
+use std::collections::BTreeMap;
+
+/// Records by bucket name, each bucket's records by key.
+pub type Buckets = BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>>;
+
+/// The newest revision of a live key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Live {
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    pub version: i64,
+    pub lease: i64,
+    pub value: Vec<u8>,
+}
+
+/// Each live key's newest revision, from the `key` bucket read in
+/// revision order (a tombstone ends a key).
+pub fn live_keys(key_bucket: &BTreeMap<Vec<u8>, Vec<u8>>) -> BTreeMap<Vec<u8>, Live> {
+    let mut live = BTreeMap::new();
+    for (rk, v) in key_bucket {
+        let (Ok(rev), Ok(kv)) = (RevisionKey::parse(rk), KeyValue::decode(v)) else {
+            continue;
+        };
+        if rev.tombstone {
+            live.remove(kv.key);
+        } else {
+            live.insert(
+                kv.key.to_vec(),
+                Live {
+                    create_revision: kv.create_revision,
+                    mod_revision: kv.mod_revision,
+                    version: kv.version,
+                    lease: kv.lease,
+                    value: kv.value.to_vec(),
+                },
+            );
+        }
+    }
+    live
+}
+
+/// The greatest main revision in the `key` bucket.
+pub fn current_revision(key_bucket: &BTreeMap<Vec<u8>, Vec<u8>>) -> i64 {
+    key_bucket
+        .keys()
+        .next_back()
+        .and_then(|k| RevisionKey::parse(k).ok())
+        .map_or(0, |r| r.main)
+}
+
+/// Compact the `key` bucket at `at` as etcd does: of each key's revisions
+/// at or below `at`, only the newest stays, and not even that one when it
+/// is a tombstone. Returns how many records were removed.
+pub fn compact(key_bucket: &mut BTreeMap<Vec<u8>, Vec<u8>>, at: i64) -> u64 {
+    let mut newest: BTreeMap<Vec<u8>, (Vec<u8>, bool)> = BTreeMap::new();
+    let mut doomed: Vec<Vec<u8>> = Vec::new();
+    for (rk, v) in key_bucket.iter() {
+        let Ok(rev) = RevisionKey::parse(rk) else {
+            continue;
+        };
+        if rev.main > at {
+            break;
+        }
+        let Ok(kv) = KeyValue::decode(v) else {
+            continue;
+        };
+        if let Some((old, _)) = newest.insert(kv.key.to_vec(), (rk.clone(), rev.tombstone)) {
+            doomed.push(old);
+        }
+    }
+    doomed.extend(
+        newest
+            .into_values()
+            .filter(|(_, tomb)| *tomb)
+            .map(|(rk, _)| rk),
+    );
+    let n = doomed.len() as u64;
+    for rk in doomed {
+        key_bucket.remove(&rk);
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(b: &mut BTreeMap<Vec<u8>, Vec<u8>>, main: i64, key: &[u8], tomb: bool) {
+        let rk = RevisionKey {
+            main,
+            sub: 0,
+            tombstone: tomb,
+        };
+        let kv = if tomb {
+            KeyValue {
+                key,
+                ..KeyValue::default()
+            }
+        } else {
+            KeyValue {
+                key,
+                create_revision: main,
+                mod_revision: main,
+                version: 1,
+                value: b"v",
+                ..KeyValue::default()
+            }
+        };
+        b.insert(rk.encode(), kv.encode());
+    }
+
+    #[test]
+    fn compaction_keeps_the_newest_non_tombstone() {
+        let mut b = BTreeMap::new();
+        put(&mut b, 1, b"a", false);
+        put(&mut b, 2, b"a", false);
+        put(&mut b, 3, b"b", false);
+        put(&mut b, 4, b"b", true);
+        put(&mut b, 5, b"c", false);
+        put(&mut b, 6, b"a", false);
+        assert_eq!(compact(&mut b, 5), 3);
+        let mains: Vec<i64> = b
+            .keys()
+            .map(|k| RevisionKey::parse(k).unwrap().main)
+            .collect();
+        assert_eq!(mains, vec![2, 5, 6]);
+        let live = live_keys(&b);
+        assert_eq!(live.len(), 2);
+        assert_eq!(live[b"a".as_slice()].mod_revision, 6);
+        assert_eq!(current_revision(&b), 6);
+    }
+}
