@@ -20,6 +20,17 @@ pub struct RevRange {
 }
 
 impl RevRange {
+    /// The main revisions a skipped `key` subtree held: from its lower
+    /// bound's revision up to (not including) its upper bound's; unbounded
+    /// ends reach revision 1 and `i64::MAX`.
+    pub fn of_bounds(lower: Option<&[u8]>, upper: Option<&[u8]>) -> RevRange {
+        let main = |b: Option<&[u8]>| b.and_then(|k| RevisionKey::parse(k).ok()).map(|r| r.main);
+        RevRange {
+            first: main(lower).unwrap_or(1),
+            last: main(upper).unwrap_or(i64::MAX),
+        }
+    }
+
     fn len(&self) -> u64 {
         (self.last - self.first + 1).max(0) as u64
     }
@@ -63,6 +74,13 @@ pub struct Losses {
     /// Main revisions above the compaction point with no record left.
     pub lost_revisions: Vec<RevRange>,
     pub lost_revision_count: u64,
+    /// Revisions whose pages in the tree could not be read; the scan may
+    /// have brought some of their records back, and above the compaction
+    /// point `lost_revisions` says exactly which are still missing, but at
+    /// or below it no one can tell which records were there.
+    pub unreadable: Vec<RevRange>,
+    /// The part of `unreadable` at or below the compaction point.
+    pub unverifiable: Vec<RevRange>,
     pub keys_total: u64,
     pub keys_latest_survived: u64,
     pub keys_latest_uncertain: u64,
@@ -84,6 +102,7 @@ pub fn account(
     key_bucket: &BTreeMap<Vec<u8>, Vec<u8>>,
     compact: i64,
     sources: &BTreeMap<Vec<u8>, Source>,
+    unreadable: &[RevRange],
 ) -> Losses {
     let mut mains: BTreeSet<i64> = BTreeSet::new();
     let mut per_key: BTreeMap<&[u8], Vec<Rev>> = BTreeMap::new();
@@ -124,11 +143,26 @@ pub fn account(
             })
             .collect()
     };
-    let top_lost = lost.last().map_or(i64::MIN, |r| r.last);
+    let unverifiable: Vec<RevRange> = unreadable
+        .iter()
+        .filter(|r| r.first <= compact)
+        .map(|r| RevRange {
+            first: r.first,
+            last: r.last.min(compact),
+        })
+        .collect();
+    let top_lost = lost
+        .iter()
+        .chain(&unverifiable)
+        .map(|r| r.last)
+        .max()
+        .unwrap_or(i64::MIN);
     let mut out = Losses {
         current_revision: current,
         compact_revision: compact,
         lost_revision_count: lost.iter().map(RevRange::len).sum(),
+        unreadable: unreadable.to_vec(),
+        unverifiable,
         ..Losses::default()
     };
     for (key, revs) in &per_key {
@@ -204,7 +238,7 @@ mod tests {
         // 6 lost; c created at 6, seen again at 7.
         put(&mut b, 7, b"c", 2, 6);
         put(&mut b, 8, b"d", 1, 8);
-        let l = account(&b, 0, &BTreeMap::new());
+        let l = account(&b, 0, &BTreeMap::new(), &[]);
         assert_eq!(
             l.lost_revisions,
             vec![

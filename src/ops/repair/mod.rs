@@ -75,6 +75,19 @@ pub struct LogTail {
     pub keys_not_applied: Vec<String>,
 }
 
+/// A revision whose copies on disk disagree (pages carry no checksum, so a
+/// flipped byte shows only as a difference between copies).
+#[derive(Debug, Clone, Serialize)]
+pub struct Conflict {
+    pub revision: String,
+    /// The key of the copy kept.
+    pub key: String,
+    /// Distinct versions found: the tree's first, then the scan's.
+    pub copies: usize,
+    /// Which copy was kept and why.
+    pub kept: String,
+}
+
 /// What a repair recovered and lost.
 #[derive(Debug, Default, Serialize)]
 pub struct RepairReport {
@@ -91,6 +104,13 @@ pub struct RepairReport {
     pub buckets: BTreeMap<String, BucketAccount>,
     /// Parts of the tree that could not be read.
     pub damage: Vec<String>,
+    /// The `key` revisions those parts held (merged ranges).
+    #[serde(skip)]
+    pub unreadable: Vec<losses::RevRange>,
+    /// Unreadable parts of buckets other than `key` (no revision order to
+    /// check what came back against).
+    #[serde(skip)]
+    pub small_bucket_damage: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan: Option<ScanStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,6 +119,8 @@ pub struct RepairReport {
     pub replay: Option<ReplayReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub losses: Option<Losses>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
     pub notes: Vec<String>,
     pub consistent_index: Option<u64>,
     pub bytes_written: u64,
@@ -186,9 +208,11 @@ pub fn repair(
             let mut b = gather(file.as_ref(), opts, &mut report, &mut sources);
             apply_log(&mut b, log.as_ref(), opts, &mut report, &mut sources);
             let compact = meta_i64(&b, b"finishedCompactRev").unwrap_or(0);
+            let unreadable = merge_ranges(std::mem::take(&mut report.unreadable));
             if let Some(kb) = b.get(b"key".as_slice()) {
-                report.losses = Some(losses::account(kb, compact, &sources));
+                report.losses = Some(losses::account(kb, compact, &sources, &unreadable));
             }
+            report.unreadable = unreadable;
             report.consistent_index = meta_u64(&b, b"consistent_index");
             write_buckets(&b, out, opts_w, &mut report)?;
         }
@@ -205,6 +229,40 @@ fn tree_label(file: Option<&BoltFile<'_>>) -> String {
         Some((c, f)) => format!("meta page {c} (txid {})", f.meta().map_or(0, |m| m.txid)),
         None => "no valid meta page".into(),
     }
+}
+
+fn describe_damage(bucket: &str, d: &crate::bolt::cursor::CursorDamage) -> String {
+    let parent = d
+        .parent
+        .map_or(String::new(), |p| format!(" (child of branch page {p})"));
+    let range = if bucket == "key" {
+        let r = losses::RevRange::of_bounds(d.lower_bound.as_deref(), d.upper_bound.as_deref());
+        let last = if r.last == i64::MAX {
+            "the end".to_string()
+        } else {
+            r.last.to_string()
+        };
+        format!("; it held revisions {} to {last}", r.first)
+    } else {
+        String::new()
+    };
+    format!(
+        "bucket {bucket}: page {}{parent}: {}{range}",
+        d.page, d.reason
+    )
+}
+
+/// Sort and merge overlapping or touching ranges.
+fn merge_ranges(mut v: Vec<losses::RevRange>) -> Vec<losses::RevRange> {
+    v.sort_by_key(|r| (r.first, r.last));
+    let mut out: Vec<losses::RevRange> = Vec::new();
+    for r in v {
+        match out.last_mut() {
+            Some(l) if r.first <= l.last.saturating_add(1) => l.last = l.last.max(r.last),
+            _ => out.push(r),
+        }
+    }
+    out
 }
 
 /// Stream a clean tree into the writer; false (nothing kept) as soon as
@@ -353,7 +411,10 @@ fn gather(
             }
             let (roots, damage) = top_level_buckets(f, meta);
             for d in damage {
-                report.damage.push(format!("root bucket: {d:?}"));
+                report.damage.push(describe_damage("(root)", &d));
+                // Which buckets hung below is unknown: the key bucket too.
+                report.unreadable.push(losses::RevRange::of_bounds(None, None));
+                report.small_bucket_damage = true;
             }
             (
                 roots.into_iter().map(|(n, r)| (n.to_vec(), r)).collect(),
@@ -391,6 +452,11 @@ fn gather(
             Ok(r) => r,
             Err(e) => {
                 report.damage.push(format!("bucket {label}: {e}"));
+                if name == b"key" {
+                    report.unreadable.push(losses::RevRange::of_bounds(None, None));
+                } else {
+                    report.small_bucket_damage = true;
+                }
                 damaged_buckets.push(name);
                 continue;
             }
@@ -410,7 +476,15 @@ fn gather(
                     }
                 }
                 Err(d) => {
-                    report.damage.push(format!("bucket {label}: {d:?}"));
+                    report.damage.push(describe_damage(&label, &d));
+                    if name == b"key" {
+                        report.unreadable.push(losses::RevRange::of_bounds(
+                            d.lower_bound.as_deref(),
+                            d.upper_bound.as_deref(),
+                        ));
+                    } else {
+                        report.small_bucket_damage = true;
+                    }
                     if !damaged_buckets.contains(&name) {
                         damaged_buckets.push(name.clone());
                     }
@@ -447,23 +521,63 @@ fn merge_scan(
     sources: &mut BTreeMap<Vec<u8>, Source>,
 ) {
     let mut small: BTreeMap<(&str, &[u8]), Vec<&[u8]>> = BTreeMap::new();
+    // Revision records: the scan's copies of each revision key.
+    let mut copies: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
     for rec in &s.found {
         if rec.bucket == "key" {
-            let kb = b.entry(b"key".to_vec()).or_default();
-            if !kb.contains_key(rec.key) {
-                kb.insert(rec.key.to_vec(), rec.value.to_vec());
-                sources.insert(rec.key.to_vec(), Source::Scan);
-                report.buckets.entry("key".into()).or_default().from_scan += 1;
-            }
+            copies.entry(rec.key).or_default().push(rec.value);
             continue;
         }
         let whole = b.contains_key(rec.bucket.as_bytes())
             && !damaged.iter().any(|d| d == rec.bucket.as_bytes());
         if !whole {
-            small
-                .entry((rec.bucket, rec.key))
-                .or_default()
-                .push(rec.value);
+            small.entry((rec.bucket, rec.key)).or_default().push(rec.value);
+        }
+    }
+    let kb = b.entry(b"key".to_vec()).or_default();
+    for (rk, found) in copies {
+        match kb.get(rk) {
+            None => {
+                // Any valid copy is the record (revisions are written once);
+                // differing ones are settled by majority.
+                let (v, n, distinct) = majority(&found);
+                kb.insert(rk.to_vec(), v.to_vec());
+                sources.insert(rk.to_vec(), Source::Scan);
+                if distinct > 1 {
+                    report.conflicts.push(conflict(rk, v, distinct, format!(
+                        "found only by the scan; the copy {n} of {} agree on",
+                        found.len()
+                    )));
+                }
+            }
+            Some(tree) => {
+                if found.iter().all(|f| *f == tree.as_slice()) {
+                    continue;
+                }
+                let (v, n, _) = majority(&found);
+                let others_agree = n >= 2 && found.iter().all(|f| *f == v);
+                let mut distinct: Vec<&[u8]> = vec![tree.as_slice()];
+                for f in &found {
+                    if !distinct.contains(f) {
+                        distinct.push(f);
+                    }
+                }
+                if others_agree {
+                    let kept = format!(
+                        "the scan's {n} agreeing copies, over the tree's differing one"
+                    );
+                    report.conflicts.push(conflict(rk, v, distinct.len(), kept));
+                    kb.insert(rk.to_vec(), v.to_vec());
+                } else {
+                    let tree_v = tree.clone();
+                    report.conflicts.push(conflict(
+                        rk,
+                        &tree_v,
+                        distinct.len(),
+                        "the tree's copy (no majority among the others)".into(),
+                    ));
+                }
+            }
         }
     }
     for ((bucket, key), values) in small {
@@ -490,14 +604,48 @@ fn merge_scan(
         }
     }
     let compact = meta_i64(b, b"finishedCompactRev").unwrap_or(0);
+    let kb = b.entry(b"key".to_vec()).or_default();
     if compact > 0 {
-        let kb = b.entry(b"key".to_vec()).or_default();
         let dropped = state::compact(kb, compact);
         if dropped > 0 {
             report.notes.push(format!(
                 "{dropped} stale record(s) at or below the compaction point {compact} dropped (etcd had compacted them away)"
             ));
         }
+    }
+    sources.retain(|k, _| kb.contains_key(k));
+    report.buckets.entry("key".into()).or_default().from_scan = sources.len() as u64;
+}
+
+/// The most common of `values`, how many agree on it, and how many
+/// distinct values there are.
+fn majority<'v>(values: &[&'v [u8]]) -> (&'v [u8], usize, usize) {
+    let mut counts: Vec<(&[u8], usize)> = Vec::new();
+    for v in values {
+        match counts.iter_mut().find(|(c, _)| c == v) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    let distinct = counts.len();
+    let (v, n) = counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .unwrap_or((&[], 0));
+    (v, n, distinct)
+}
+
+fn conflict(rk: &[u8], kept: &[u8], copies: usize, why: String) -> Conflict {
+    let revision = crate::etcd::revision::RevisionKey::parse(rk)
+        .map_or_else(|_| crate::wal::entry::readable(rk), |r| format!("{}_{}", r.main, r.sub));
+    let key = crate::etcd::kv::KeyValue::decode(kept)
+        .map(|kv| crate::wal::entry::readable(kv.key))
+        .unwrap_or_default();
+    Conflict {
+        revision,
+        key,
+        copies,
+        kept: why,
     }
 }
 
@@ -717,17 +865,46 @@ fn finish(r: &mut RepairReport) {
             .map(|(_, v)| *v)
             .sum::<u64>()
     });
-    r.complete = r.damage.is_empty() && lost_revs == 0 && !log_left && not_replayed == 0;
+    // Damage is made good only where it can be checked: `key` revisions
+    // above the compaction point (each main revision must be present), and
+    // only when the unreadable part has an upper end to check up to.
+    let compact = r.losses.as_ref().map_or(0, |l| l.compact_revision);
+    let current = r.losses.as_ref().map_or(0, |l| l.current_revision);
+    let damage_made_good = r.scan.is_some()
+        && !r.small_bucket_damage
+        && r.unreadable.iter().all(|u| u.first > compact && u.last <= current);
+    let damage_left = !r.damage.is_empty() && !damage_made_good;
+    r.complete = !damage_left
+        && lost_revs == 0
+        && !log_left
+        && not_replayed == 0
+        && r.conflicts.is_empty();
     let keys: u64 = r.buckets.get("key").map_or(0, |b| b.written);
+    let scanned: u64 = r.buckets.values().map(|b| b.from_scan).sum();
     r.summary = if r.complete {
         format!(
-            "recovered everything: {} revision records, {} bytes written to {}",
-            keys, r.bytes_written, r.output
+            "recovered everything: {} revision records{}, {} bytes written to {}",
+            keys,
+            if scanned > 0 {
+                format!(" ({scanned} records from the page scan in place of unreadable pages)")
+            } else {
+                String::new()
+            },
+            r.bytes_written,
+            r.output
         )
     } else {
         let mut why = Vec::new();
-        if !r.damage.is_empty() {
-            why.push(format!("{} unreadable part(s) of the tree", r.damage.len()));
+        if damage_left {
+            why.push(format!(
+                "{} unreadable part(s) of the tree{}",
+                r.damage.len(),
+                if r.scan.is_some() {
+                    " not provably made good by the page scan"
+                } else {
+                    " (try --salvage)"
+                }
+            ));
         }
         if lost_revs > 0 {
             why.push(format!("{lost_revs} revision(s) lost"));
@@ -737,6 +914,12 @@ fn finish(r: &mut RepairReport) {
         }
         if not_replayed > 0 {
             why.push(format!("{not_replayed} log request(s) not reproduced"));
+        }
+        if !r.conflicts.is_empty() {
+            why.push(format!(
+                "{} revision(s) with disagreeing copies on disk",
+                r.conflicts.len()
+            ));
         }
         format!(
             "INCOMPLETE: {}; {} revision records, {} bytes written to {}",
@@ -817,6 +1000,19 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
         }
     }
     if let Some(l) = &r.losses {
+        if !l.unverifiable.is_empty() {
+            let ranges: Vec<String> = l
+                .unverifiable
+                .iter()
+                .map(|g| format!("{}-{}", g.first, g.last))
+                .collect();
+            writeln!(
+                out,
+                "  unreadable at or below the compaction point {}: revisions {} (which records they held cannot be known; the scan's finds are in)",
+                l.compact_revision,
+                preview(&ranges)
+            )?;
+        }
         if !l.lost_revisions.is_empty() {
             let ranges: Vec<String> = l
                 .lost_revisions
@@ -835,12 +1031,21 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
                 l.lost_revision_count,
                 preview(&ranges)
             )?;
+        }
+        if !l.lost_revisions.is_empty() || !l.unverifiable.is_empty() {
             writeln!(
                 out,
                 "  keys: {} total, latest revision survived for {}, uncertain for {} (a lost revision lies above it), {} with lost history",
                 l.keys_total, l.keys_latest_survived, l.keys_latest_uncertain, l.keys_with_lost_history
             )?;
         }
+    }
+    for c in r.conflicts.iter().take(20) {
+        writeln!(
+            out,
+            "  conflict: revision {} ({}): {} different copies; kept {}",
+            c.revision, c.key, c.copies, c.kept
+        )?;
     }
     for d in r.damage.iter().take(20) {
         writeln!(out, "  damage: {d}")?;
@@ -864,5 +1069,77 @@ fn preview(items: &[String]) -> String {
         format!("{}, … ({} more)", shown.join(", "), items.len() - 10)
     } else {
         shown.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::etcd::kv::KeyValue;
+    use crate::etcd::revision::RevisionKey;
+
+    fn record(main: i64, value: &'static [u8]) -> (Vec<u8>, Vec<u8>) {
+        let rk = RevisionKey {
+            main,
+            sub: 0,
+            tombstone: false,
+        };
+        let kv = KeyValue {
+            key: b"/k",
+            create_revision: 1,
+            mod_revision: main,
+            version: main,
+            value,
+            ..KeyValue::default()
+        };
+        (rk.encode(), kv.encode())
+    }
+
+    fn scan_of<'a>(found: &[(&'a [u8], &'a [u8])]) -> salvage::Scan<'a> {
+        salvage::Scan {
+            found: found
+                .iter()
+                .map(|(k, v)| salvage::Found {
+                    bucket: "key",
+                    key: k,
+                    value: v,
+                    page: 9,
+                })
+                .collect(),
+            ..salvage::Scan::default()
+        }
+    }
+
+    #[test]
+    fn disagreeing_copies_are_conflicts_settled_by_majority() {
+        let (rk, good) = record(2, b"good");
+        let (_, flipped) = record(2, b"goOd");
+        let (rk3, only) = record(3, b"three");
+        // The tree holds a flipped copy; two stale copies agree on another.
+        let mut b = Buckets::new();
+        b.entry(b"key".to_vec())
+            .or_default()
+            .insert(rk.clone(), flipped.clone());
+        let mut report = RepairReport::default();
+        let mut sources = BTreeMap::new();
+        let s = scan_of(&[(&rk, &good), (&rk, &good), (&rk3, &only)]);
+        merge_scan(&mut b, &s, &[], &mut report, &mut sources);
+        let kb = &b[b"key".as_slice()];
+        assert_eq!(kb[&rk], good, "the agreeing copies win");
+        assert_eq!(kb[&rk3], only, "a revision only the scan has is added");
+        assert_eq!(report.conflicts.len(), 1);
+        assert_eq!(report.conflicts[0].revision, "2_0");
+        assert_eq!(sources.get(&rk3), Some(&Source::Scan));
+        // One differing copy against the tree's: kept, but reported.
+        let mut b = Buckets::new();
+        b.entry(b"key".to_vec())
+            .or_default()
+            .insert(rk.clone(), flipped.clone());
+        let mut report = RepairReport::default();
+        merge_scan(&mut b, &scan_of(&[(&rk, &good)]), &[], &mut report, &mut sources);
+        assert_eq!(b[b"key".as_slice()][&rk], flipped);
+        assert_eq!(report.conflicts.len(), 1);
+        finish(&mut report);
+        assert!(!report.complete && report.summary.starts_with("INCOMPLETE"));
     }
 }

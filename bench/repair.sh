@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Repair benchmark on the ~4 GB db of bench/run.sh (generated the same way,
+# shared through $BENCH_DIR): `repair` of the healthy file (the streamed
+# copy, written and hashed) and `repair --salvage` (every page scanned, all
+# records gathered and rebuilt) against `check` on the same file, in the same
+# run. Prints medians, peak heap (RssAnon) and the ratios; the scan's rate is
+# the file size over the `--salvage` time less the plain repair's.
+#   bash bench/repair.sh            (BENCH_GB, BENCH_RUNS, BENCH_DIR as for run.sh)
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+dir="${BENCH_DIR:-/tmp/etcd-rescue-bench}"
+gb="${BENCH_GB:-4}"
+runs="${BENCH_RUNS:-3}"
+mkdir -p "$dir/src/gendb"
+(cd "$repo" && cargo build --release -q)
+cp "$repo/bench/gendb/main.go" "$dir/src/gendb/main.go"
+(cd "$dir/src/gendb" && GO111MODULE=off GOPATH="/usr/share/gocode:$dir" GOCACHE="$dir/gocache" go build -o "$dir/gendb" .)
+revs=$(python3 -c "print(int(float('$gb') * 650000))")
+keys=$(( revs / 4 ))
+db="$dir/etcd-${gb}g.db"
+gen=$(sha256sum "$repo/bench/gendb/main.go" | cut -c1-12)
+params="keys=$keys revisions=$revs value-size=1000 seed=1 batch=100000 gendb=$gen"
+if [ ! -f "$db" ] || [ "$(cat "$db.params" 2>/dev/null)" != "$params" ]; then
+  rm -f "$db" "$db.params" "$db.tmp"
+  "$dir/gendb" -out "$db.tmp" -keys "$keys" -revisions "$revs" -value-size 1000 -seed 1 -batch 100000 > "$db.summary"
+  mv "$db.tmp" "$db"
+  echo "$params" > "$db.params"
+fi
+cat "$db" > /dev/null
+bin="$repo/target/release/etcd-rescue"
+out="$dir/repaired.db"
+results="$dir/repair.jsonl"
+: > "$results"
+for i in $(seq "$runs"); do
+  python3 "$repo/bench/measure.py" "$bin" check "$db" | sed 's/^{/{"case": "check",/' >> "$results"
+  rm -f "$out"
+  python3 "$repo/bench/measure.py" "$bin" repair "$db" --out "$out" | sed 's/^{/{"case": "repair",/' >> "$results"
+  rm -f "$out"
+  python3 "$repo/bench/measure.py" "$bin" repair "$db" --out "$out" --salvage | sed 's/^{/{"case": "salvage",/' >> "$results"
+done
+# The streamed copy must be a healthy db with the same revisions.
+"$bin" check "$out" > /dev/null
+rm -f "$out"
+python3 - "$results" "$(stat -c %s "$db")" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+size = int(sys.argv[2])
+def med(case): return statistics.median(r["seconds"] for r in rows if r["case"] == case)
+def peak(case): return max(r["peak_anon_mb"] for r in rows if r["case"] == case)
+bad = [r for r in rows if r["exit"] != 0]
+assert not bad, bad
+c, r, s = med("check"), med("repair"), med("salvage")
+print(f"db: {size / 1e9:.2f} GB")
+print(f"check:             median {c:.2f} s, peak heap {peak('check'):.0f} MB")
+print(f"repair (streamed): median {r:.2f} s, peak heap {peak('repair'):.0f} MB  -> {r / c:.2f}x check")
+print(f"repair --salvage:  median {s:.2f} s, peak heap {peak('salvage'):.0f} MB  -> {s / c:.2f}x check")
+print(f"page scan + rebuild past the streamed copy: {(s - r):.2f} s, {size / 1e9 / max(s - r, 1e-9):.2f} GB/s of file")
+PY
