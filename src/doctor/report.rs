@@ -210,12 +210,15 @@ pub fn render_text(r: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     for c in &r.certificates {
         writeln!(
             out,
-            "certificate: {} {}: {}, valid until {} ({} days){}",
+            "certificate: {} {}: {}, {}{}",
             c.label,
             c.file,
             c.subject,
-            c.not_after,
-            c.days_left,
+            if c.days_left < 0 {
+                format!("expired {}", c.not_after)
+            } else {
+                format!("valid until {} ({} days)", c.not_after, c.days_left)
+            },
             if c.sans.is_empty() {
                 String::new()
             } else {
