@@ -289,6 +289,37 @@ pub fn judge(
             format!("if the node's address changed, update the member from a running member: `etcdctl member update {me} --peer-urls={}` (certificates must cover the new address); otherwise fix the manifest's peer URLs to {}", apurls.join(","), rurls.join(",")),
         );
     }
+    if state == "new" {
+        // Members a bootstrap from these flags would have that the data
+        // dir's cluster never had: those members form another cluster.
+        let unknown: Vec<String> = ic
+            .iter()
+            .filter(|(n, urls)| {
+                *n != name
+                    && !dd.members.values().any(|m| {
+                        (!m.name.is_empty() && &m.name == *n)
+                            || (!m.peer_urls.is_empty()
+                                && norm_urls(&m.peer_urls) == norm_urls(urls))
+                    })
+            })
+            .map(|(n, urls)| format!("{n}={}", urls.join(",")))
+            .collect();
+        if !unknown.is_empty() {
+            push(
+                out,
+                Severity::Warning,
+                "identity.initial-cluster-mismatch",
+                manifest,
+                format!(
+                    "--initial-cluster-state=new with --initial-cluster listing {} that the data dir's cluster ({} of {} member(s)) never had: etcd ignores the flags on a restart and runs the data dir's cluster, while members bootstrapped from this --initial-cluster form another cluster (another cluster id); the two refuse each other (request cluster ID mismatch)",
+                    unknown.join(", "),
+                    dd.cluster_id.as_deref().unwrap_or("?"),
+                    dd.members.len()
+                ),
+                "add the missing members to the running cluster with `etcdctl member add NAME --peer-urls=URL` and start them with --initial-cluster-state=existing on empty data dirs; make the manifest's --initial-cluster list what `etcdctl member list` shows".into(),
+            );
+        }
+    }
     if !ic.contains_key(name) {
         push(
             out,
@@ -352,6 +383,20 @@ mod tests {
             "--initial-cluster-state=existing",
         ]);
         assert_eq!(codes(&joiner, &recorded()), ["identity.other-member"]);
+        let grown = flags(&[
+            "--name=n1",
+            "--initial-advertise-peer-urls=https://10.0.0.1:2380",
+            "--initial-cluster=n1=https://10.0.0.1:2380,n2=https://10.0.0.2:2380",
+        ]);
+        assert_eq!(
+            codes(&grown, &recorded()),
+            ["identity.initial-cluster-mismatch"]
+        );
+        // kubeadm's first node: --initial-cluster lists itself while the
+        // data dir has members that joined later.
+        let mut three = recorded();
+        three.add(0xb, "n2", &["https://10.0.0.2:2380".into()], "db");
+        assert!(codes(&ok, &three).is_empty());
     }
 
     #[test]

@@ -336,6 +336,23 @@ pub fn inferred_root(manifest: &Path) -> Option<PathBuf> {
     (root != Path::new("/")).then(|| root.to_path_buf())
 }
 
+/// The directory a layout is rooted at when `--pki` is `ROOT/etc/kubernetes/pki`
+/// and ROOT is not `/`.
+pub fn inferred_root_of_pki(pki: &Path) -> Option<PathBuf> {
+    let abs = std::fs::canonicalize(pki).ok()?;
+    let tail: Vec<String> = abs
+        .components()
+        .rev()
+        .take(3)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if tail != ["pki", "kubernetes", "etc"] {
+        return None;
+    }
+    let root = abs.parent()?.parent()?.parent()?;
+    (root != Path::new("/")).then(|| root.to_path_buf())
+}
+
 /// A URL of etcd's flags: scheme, host (brackets removed), port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Url {

@@ -102,7 +102,8 @@ pub fn run(o: &Options) -> Result<Report, String> {
     let root = o
         .root
         .clone()
-        .or_else(|| o.manifest.as_deref().and_then(manifest::inferred_root));
+        .or_else(|| o.manifest.as_deref().and_then(manifest::inferred_root))
+        .or_else(|| o.pki.as_deref().and_then(manifest::inferred_root_of_pki));
     let on_node = |p: &str| match &root {
         Some(r) => r.join(p.trim_start_matches('/')),
         None => PathBuf::from(p),
@@ -152,7 +153,7 @@ pub fn run(o: &Options) -> Result<Report, String> {
                 "manifest.root",
                 &mfile,
                 format!(
-                    "node paths are read under {} (the manifest lies in its etc/kubernetes/manifests; --root overrides)",
+                    "node paths are read under {} (the manifest or the pki dir lies in its etc/kubernetes; --root overrides)",
                     r.display()
                 ),
                 String::new(),
