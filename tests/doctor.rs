@@ -258,6 +258,13 @@ fn planted_problems_are_found() {
             "will-not-start",
         ),
         (
+            "new-grown",
+            "identity.initial-cluster-mismatch",
+            "warning",
+            "etc/kubernetes/manifests/etcd.yaml",
+            "at-risk",
+        ),
+        (
             "quota",
             "disk.quota-exceeded",
             "error",

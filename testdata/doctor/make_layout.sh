@@ -34,6 +34,7 @@
 #   peer-url         the manifest advertises the peer URL on 127.0.0.3
 #   foreign-data     the manifest is for a joining member cp-2 (state existing) but the data dir is cp-1's
 #   existing-empty   --initial-cluster-state=existing and an empty data dir
+#   new-grown        --initial-cluster-state=new listing cp-2 too, on the single-member data dir
 #   quota            --quota-backend-bytes=16384, below the db's size
 #   nospace          the db holds a NOSPACE alarm (etcd run with a tiny quota until it raised it)
 #   defrag-leftover  member/snap/db.tmp.123 left by an interrupted defrag
@@ -326,6 +327,8 @@ plant_case() {
     existing-empty)
       rm -rf "${data:?}"/member
       write_manifest "$NODE_NAME" "$NODE_IP" "$ic" --initial-cluster-state=existing ;;
+    new-grown)
+      write_manifest "$NODE_NAME" "$NODE_IP" "$ic,cp-2=https://127.0.0.3:$PEER_PORT" --initial-cluster-state=new ;;
     quota)
       write_manifest "$NODE_NAME" "$NODE_IP" "$ic" --quota-backend-bytes=16384 ;;
     nospace)
