@@ -40,9 +40,14 @@ fn base() -> &'static Path {
     static BASE: OnceLock<PathBuf> = OnceLock::new();
     BASE.get_or_init(|| {
         let _g = ETCD.lock().unwrap_or_else(|e| e.into_inner());
-        let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("doctor-base-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        // Layouts of earlier runs (each is made anew).
+        for e in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with("doctor-base-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let d = tmp.join(format!("doctor-base-{}", std::process::id()));
         let o = Command::new("bash").arg(script()).arg(&d).output().unwrap();
         assert!(
             o.status.success(),
