@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 pub mod bolt;
+pub mod doctor;
 pub mod etcd;
 pub mod exercise;
 pub mod findings;

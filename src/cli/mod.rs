@@ -194,6 +194,8 @@ was written but something was lost (said on the first line), 2 nothing could be 
         #[arg(long)]
         replay_wal: bool,
     },
+    /// Why etcd on a control-plane node will not come up: manifest, certificates, disk, identity, data.
+    Doctor(doctor_commands::DoctorArgs),
     /// Kubernetes objects: decode stored values, get them as kubectl shows them.
     #[command(subcommand)]
     K8s(k8s_commands::K8sCommand),
@@ -534,6 +536,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             BoltCommand::Map { path, svg, force } => commands::bolt_map(&path, &svg, force, out),
         },
         Command::K8s(k) => k8s_commands::dispatch(k, out),
+        Command::Doctor(a) => doctor_commands::doctor(a, out),
         Command::Repair {
             path,
             out: dest,
@@ -560,6 +563,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
 }
 
 mod commands;
+mod doctor_commands;
 mod k8s_commands;
 mod keyspace_commands;
 mod wal_commands;
