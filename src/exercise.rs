@@ -135,3 +135,9 @@ pub fn k8s(data: &[u8]) -> usize {
     }
     n
 }
+
+/// Run what `repair --salvage --replay-wal` does over `data` as a db, short
+/// of writing a file.
+pub fn repair(data: &[u8]) -> usize {
+    crate::ops::repair::dry_run(data)
+}

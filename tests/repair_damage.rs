@@ -74,8 +74,8 @@ fn serve(snapshot: &Path, work: &Path) -> BTreeMap<String, String> {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let v: Value = serde_json::from_slice(&got.expect("etcd did not serve the restored member"))
-        .unwrap();
+    let v: Value =
+        serde_json::from_slice(&got.expect("etcd did not serve the restored member")).unwrap();
     v["kvs"]
         .as_array()
         .map(|a| {
@@ -177,7 +177,11 @@ fn repaired_members_restore_and_serve_what_clients_were_told() {
         );
         let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
         let complete = report["complete"].as_bool().unwrap();
-        assert_eq!(code == Some(0), complete, "{name}: exit code and report disagree");
+        assert_eq!(
+            code == Some(0),
+            complete,
+            "{name}: exit code and report disagree"
+        );
         assert_eq!(
             text.starts_with("recovered everything"),
             complete,
@@ -215,7 +219,11 @@ fn repaired_members_restore_and_serve_what_clients_were_told() {
             &unaccounted[..unaccounted.len().min(5)]
         );
         if complete {
-            assert_eq!(right, truth.len(), "{name}: complete but not everything served");
+            assert_eq!(
+                right,
+                truth.len(),
+                "{name}: complete but not everything served"
+            );
         }
         if must_be_complete.contains(&name) {
             assert!(complete, "{name}: everything survives on disk, yet: {text}");

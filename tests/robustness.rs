@@ -106,6 +106,9 @@ fn random_damage_never_panics_or_hangs() {
         total = total.wrapping_add(exercise::page(page));
         total = total.wrapping_add(exercise::records(page));
         total = total.wrapping_add(exercise::wal(page));
+        if rng.below(10) == 0 {
+            total = total.wrapping_add(exercise::repair(&b));
+        }
     }
     done.store(true, Ordering::Relaxed);
     watchdog.join().unwrap();
@@ -121,6 +124,7 @@ fn arbitrary_small_inputs() {
         exercise::page(&b);
         exercise::records(&b);
         exercise::wal(&b);
+        exercise::repair(&b);
     }
     // Pathological shapes: all 0xff, a magic with absurd page size and pgid.
     exercise::db(&[0xff; 8192]);

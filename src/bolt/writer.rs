@@ -59,6 +59,8 @@ pub enum WriteError {
     ValueSize,
     #[error("writing: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the contents laid out as {actual:?}, not as planned ({planned:?})")]
+    Plan { planned: Layout, actual: Layout },
 }
 
 const BRANCH: u16 = 0x01;
@@ -77,6 +79,8 @@ struct Pages<W> {
     out: W,
     next_id: u64,
     scratch: Vec<u8>,
+    /// Only count pages (the layout pass): no bytes are built.
+    counting: bool,
 }
 
 impl<W: Write> Pages<W> {
@@ -86,9 +90,14 @@ impl<W: Write> Pages<W> {
         &mut self,
         flags: u16,
         count: usize,
+        size: usize,
         fill: impl FnOnce(&mut Vec<u8>),
     ) -> std::io::Result<u64> {
         let id = self.next_id;
+        if self.counting {
+            self.next_id += size.div_ceil(self.ps).max(1) as u64;
+            return Ok(id);
+        }
         let buf = &mut self.scratch;
         buf.clear();
         buf.extend_from_slice(&id.to_le_bytes());
@@ -136,6 +145,16 @@ impl Node {
         self.data.extend_from_slice(key);
         self.data.extend_from_slice(value);
         self.size += 16 + key.len() + value.len();
+    }
+
+    /// Account for an element without keeping its bytes (the layout pass):
+    /// only the first key is kept, for the parent.
+    fn count(&mut self, tag: u64, key: &[u8], value_len: usize) {
+        if self.elems.is_empty() {
+            self.data.extend_from_slice(key);
+        }
+        self.elems.push((tag, key.len() as u32, 0));
+        self.size += 16 + key.len() + value_len;
     }
 
     fn clear(&mut self) {
@@ -204,13 +223,17 @@ impl TreeBuilder {
         if !self.leaf.fits(16 + key.len() + value.len(), pages.ps) {
             self.flush_leaf(pages)?;
         }
-        self.leaf.push(u64::from(flags), key, value);
+        if pages.counting {
+            self.leaf.count(u64::from(flags), key, value.len());
+        } else {
+            self.leaf.push(u64::from(flags), key, value);
+        }
         Ok(())
     }
 
     fn flush_leaf<W: Write>(&mut self, pages: &mut Pages<W>) -> std::io::Result<()> {
         let leaf = &self.leaf;
-        let id = pages.page(LEAF, leaf.elems.len(), |b| leaf.leaf_body(b))?;
+        let id = pages.page(LEAF, leaf.elems.len(), leaf.size, |b| leaf.leaf_body(b))?;
         self.leaves_written = true;
         let key = self.leaf.first_key().to_vec();
         self.leaf.clear();
@@ -239,7 +262,9 @@ impl TreeBuilder {
                 return Ok(());
             }
             let node_ref = &*node;
-            let pid = pages.page(BRANCH, node_ref.elems.len(), |b| node_ref.branch_body(b))?;
+            let pid = pages.page(BRANCH, node_ref.elems.len(), node_ref.size, |b| {
+                node_ref.branch_body(b)
+            })?;
             let first = node.first_key().to_vec();
             node.clear();
             node.push(id, &key, &[]);
@@ -253,7 +278,7 @@ impl TreeBuilder {
     /// Write what is pending; returns the root page id.
     fn finish<W: Write>(mut self, pages: &mut Pages<W>) -> std::io::Result<u64> {
         if self.leaf.elems.is_empty() && !self.leaves_written {
-            return pages.page(LEAF, 0, |_| {});
+            return pages.page(LEAF, 0, 16, |_| {});
         }
         if !self.leaf.elems.is_empty() {
             self.flush_leaf(pages)?;
@@ -268,7 +293,9 @@ impl TreeBuilder {
                 return Ok(node.elems.first().map_or(0, |e| e.0));
             }
             let node_ref = &*node;
-            let pid = pages.page(BRANCH, node_ref.elems.len(), |b| node_ref.branch_body(b))?;
+            let pid = pages.page(BRANCH, node_ref.elems.len(), node_ref.size, |b| {
+                node_ref.branch_body(b)
+            })?;
             if top && !*written {
                 return Ok(pid);
             }
@@ -280,6 +307,63 @@ impl TreeBuilder {
     }
 }
 
+/// Where a written file's root is and how many pages it has: what its
+/// metas hold. A first pass into [`Discard`] gives it, so a second pass can
+/// write the metas first and stream the whole file in order (for a running
+/// checksum of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub root: u64,
+    pub pgid: u64,
+}
+
+/// A writer that keeps nothing, for the layout pass.
+#[derive(Debug, Default)]
+pub struct Discard {
+    pos: u64,
+    len: u64,
+}
+
+impl Write for Discard {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pos += buf.len() as u64;
+        self.len = self.len.max(self.pos);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for Discard {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let base = match to {
+            SeekFrom::Start(p) => {
+                self.pos = p;
+                return Ok(p);
+            }
+            SeekFrom::Current(d) => (self.pos, d),
+            SeekFrom::End(d) => (self.len, d),
+        };
+        self.pos = base
+            .0
+            .checked_add_signed(base.1)
+            .ok_or_else(|| std::io::Error::other("seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
+impl DbWriter<Discard> {
+    /// The layout pass: the same decisions as a real write, no bytes built
+    /// (only sizes and first keys); [`DbWriter::finish`] gives the layout.
+    pub fn layout_pass(opts: WriteOptions) -> Result<DbWriter<Discard>, WriteError> {
+        let mut w = DbWriter::start(Discard::default(), opts, None)?;
+        w.pages.counting = true;
+        Ok(w)
+    }
+}
+
 /// A bbolt file being written: pages stream to `out`; the top-level
 /// buckets are opened one after another in name order.
 pub struct DbWriter<W: Write + Seek> {
@@ -288,33 +372,56 @@ pub struct DbWriter<W: Write + Seek> {
     top: Vec<(Vec<u8>, Vec<u8>)>,
     freelist: u64,
     txid: u64,
+    /// The layout the metas were written for, when written first.
+    planned: Option<Layout>,
 }
 
 impl<W: Write + Seek> DbWriter<W> {
     /// Start a file at the current position of `out` (normally 0): two
     /// pages are reserved for the metas, written by [`DbWriter::finish`].
-    pub fn new(mut out: W, opts: WriteOptions) -> Result<DbWriter<W>, WriteError> {
+    pub fn new(out: W, opts: WriteOptions) -> Result<DbWriter<W>, WriteError> {
+        DbWriter::start(out, opts, None)
+    }
+
+    /// Start a file whose layout is known (from a pass into [`Discard`]
+    /// with the same contents): the metas are written at once, and the
+    /// file is written strictly in order. [`DbWriter::finish`] fails if the
+    /// contents turn out to lay out differently.
+    pub fn planned(out: W, opts: WriteOptions, layout: Layout) -> Result<DbWriter<W>, WriteError> {
+        DbWriter::start(out, opts, Some(layout))
+    }
+
+    fn start(
+        mut out: W,
+        opts: WriteOptions,
+        planned: Option<Layout>,
+    ) -> Result<DbWriter<W>, WriteError> {
         let ps = opts.page_size;
         if !ps.is_power_of_two() || !(1024..=65536).contains(&ps) {
             return Err(WriteError::PageSize(ps));
         }
-        out.write_all(&vec![0u8; 2 * ps])?;
+        let txid = opts.txid.max(1);
+        let freelist = if opts.persist_freelist { 2 } else { u64::MAX };
+        match planned {
+            Some(l) => out.write_all(&metas(ps, l, freelist, txid))?,
+            None => out.write_all(&vec![0u8; 2 * ps])?,
+        }
         let mut pages = Pages {
             ps,
             out,
             next_id: 2,
             scratch: Vec::with_capacity(2 * ps),
+            counting: false,
         };
-        let freelist = if opts.persist_freelist {
-            pages.page(FREELIST, 0, |_| {})?
-        } else {
-            u64::MAX
-        };
+        if opts.persist_freelist {
+            pages.page(FREELIST, 0, 16, |_| {})?;
+        }
         Ok(DbWriter {
             pages,
             top: Vec::new(),
             freelist,
-            txid: opts.txid.max(1),
+            txid,
+            planned,
         })
     }
 
@@ -355,26 +462,44 @@ impl<W: Write + Seek> DbWriter<W> {
         Ok(())
     }
 
-    /// Write the root bucket and both metas; returns the output, positioned
-    /// at the end of the file, and the number of pages written.
-    pub fn finish(mut self) -> Result<(W, u64), WriteError> {
+    /// Write the root bucket and both metas (unless written first);
+    /// returns the output, positioned at the end of the file, and the layout.
+    pub fn finish(mut self) -> Result<(W, Layout), WriteError> {
         let mut root = TreeBuilder::new();
         for (name, value) in &self.top {
             root.push(&mut self.pages, BUCKET_FLAG, name, value)?;
         }
-        let root_id = root.finish(&mut self.pages)?;
-        let pgid = self.pages.next_id;
+        let layout = Layout {
+            root: root.finish(&mut self.pages)?,
+            pgid: self.pages.next_id,
+        };
         let ps = self.pages.ps;
         let out = &mut self.pages.out;
-        out.seek(SeekFrom::Current(-((pgid as usize * ps) as i64)))?;
-        let txid = self.txid;
-        let m = |id, txid| meta_page(ps, id, root_id, self.freelist, pgid, txid);
-        out.write_all(&m(0, txid - 1))?;
-        out.write_all(&m(1, txid))?;
-        out.seek(SeekFrom::Current(((pgid as usize - 2) * ps) as i64))?;
+        match self.planned {
+            Some(p) if p == layout => {}
+            Some(p) => {
+                return Err(WriteError::Plan {
+                    planned: p,
+                    actual: layout,
+                })
+            }
+            None if self.pages.counting => {}
+            None => {
+                out.seek(SeekFrom::Current(-((layout.pgid as usize * ps) as i64)))?;
+                out.write_all(&metas(ps, layout, self.freelist, self.txid))?;
+                out.seek(SeekFrom::Current(((layout.pgid as usize - 2) * ps) as i64))?;
+            }
+        }
         out.flush()?;
-        Ok((self.pages.out, pgid))
+        Ok((self.pages.out, layout))
     }
+}
+
+/// Both meta pages: the older (txid - 1) in slot 0, the current in slot 1.
+fn metas(ps: usize, l: Layout, freelist: u64, txid: u64) -> Vec<u8> {
+    let mut v = meta_page(ps, 0, l.root, freelist, l.pgid, txid.saturating_sub(1));
+    v.extend_from_slice(&meta_page(ps, 1, l.root, freelist, l.pgid, txid));
+    v
 }
 
 /// One top-level bucket being written: pairs in strictly increasing key

@@ -63,6 +63,9 @@ pub struct ScanStats {
     /// Elements of leaf pages that matched no bucket's shape or failed
     /// validation.
     pub records_rejected: u64,
+    /// Wall time of the scan, and its rate over the file.
+    pub seconds: f64,
+    pub gb_per_second: f64,
 }
 
 /// What the scan found.
@@ -136,6 +139,7 @@ pub fn valid_revision(rev: &RevisionKey, value: &[u8]) -> bool {
 
 /// Scan every whole page of `file`.
 pub fn scan<'a>(file: &BoltFile<'a>) -> Scan<'a> {
+    let started = std::time::Instant::now();
     let pages = file.file_pages();
     const CHUNK: u64 = 4096;
     let chunks: Vec<u64> = (0..pages.div_ceil(CHUNK)).collect();
@@ -165,6 +169,8 @@ pub fn scan<'a>(file: &BoltFile<'a>) -> Scan<'a> {
     }
     out.roots
         .sort_by_key(|r| (std::cmp::Reverse(r.consistent_index), r.page));
+    out.stats.seconds = started.elapsed().as_secs_f64();
+    out.stats.gb_per_second = out.stats.bytes_scanned as f64 / 1e9 / out.stats.seconds.max(1e-9);
     out
 }
 
