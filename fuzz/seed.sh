@@ -2,12 +2,13 @@
 # Seed the fuzz corpora from the committed fixtures:
 #   page:    every page of the fixture db (and of the snapshot file)
 #   check:   small whole dbs
+#   repair:  the fixture db (the scan, merge, replay and rebuild)
 #   records: every key-bucket value and revision key of the fixture
 #   k8s:     Kubernetes' stored test objects from ../shared (when present)
 set -euo pipefail
 cd "$(dirname "$0")"
 db=../testdata/etcd34/member/snap/db
-mkdir -p corpus/page corpus/check corpus/records corpus/wal corpus/k8s
+mkdir -p corpus/page corpus/check corpus/records corpus/wal corpus/k8s corpus/repair
 python3 - "$db" <<'PY'
 import struct, sys, os
 data = open(sys.argv[1], 'rb').read()
@@ -23,6 +24,7 @@ for i in range(len(data) // ps):
             open(f'corpus/records/r{i:05d}_{e:03d}', 'wb').write(k + v)
 PY
 cp "$db" corpus/check/fixture.db
+cp "$db" corpus/repair/fixture.db
 for w in ../testdata/etcd34/member/wal/*.wal; do head -c 65536 "$w" > "corpus/wal/$(basename "$w")"; done
 # Kubernetes values: the stored test objects, read in place (never committed).
 if [ -d ../../shared/k8s-testdata/HEAD ]; then cp ../../shared/k8s-testdata/HEAD/*.pb corpus/k8s/; fi

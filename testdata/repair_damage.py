@@ -20,7 +20,7 @@ Then OUT_DIR/<case>/ copies with one damage each and OUT_DIR/cases.json
 recording, per case, the damage (file, offset, length, what) and which truth
 applies: full-disk truncation of the db (at a page boundary and inside a
 page), a zeroed branch page and a zeroed leaf page of the `key` bucket, a
-flipped byte in a leaf value, one and both metas bad, a torn and a zeroed WAL
+flipped bit in a branch's child page id and in a leaf value, one and both metas bad, a torn and a zeroed WAL
 tail on the killed member (the last write's record is lost: that client was
 never acknowledged, so its truth leaves the write out).
 """
@@ -283,6 +283,20 @@ def case_zero_page(d, rec, flags, what):
     rec(DB, pid * 4096, 4096, "%s page %d of bucket 'key' zeroed" % (what, pid))
 
 
+def case_db_branch_flipped(d, rec):
+    b, pages = key_pages(d, 0x01)
+    if not pages:
+        raise SystemExit("no branch page in the key bucket")
+    pid = pages[len(pages) // 2]
+    count = struct.unpack_from("<H", b, pid * 4096 + 10)[0]
+    # The low byte of the middle element's child page id: the branch now
+    # sends readers to some other page.
+    at = pid * 4096 + 16 + (count // 2) * 16 + 8
+    b[at] ^= 0x01
+    open(os.path.join(d, DB), "wb").write(b)
+    rec(DB, at, 1, "one bit flipped in a child page id of branch page %d of bucket 'key'" % pid)
+
+
 def case_db_leaf_flipped(d, rec):
     b, pages = key_pages(d, 0x02)
     pid = pages[len(pages) // 3]
@@ -302,6 +316,7 @@ CASES = [
     ("db-cut-at-page", "base", "truth-base.json", lambda d, r: case_db_cut(d, r, 0.6, False)),
     ("db-cut-in-page", "base", "truth-base.json", lambda d, r: case_db_cut(d, r, 0.8, True)),
     ("db-branch-zeroed", "base", "truth-base.json", lambda d, r: case_zero_page(d, r, 0x01, "branch")),
+    ("db-branch-flipped", "base", "truth-base.json", case_db_branch_flipped),
     ("db-leaf-zeroed", "base", "truth-base.json", lambda d, r: case_zero_page(d, r, 0x02, "leaf")),
     ("db-leaf-flipped", "base", "truth-base.json", case_db_leaf_flipped),
     ("killed", "killed", "truth-killed.json", None),
