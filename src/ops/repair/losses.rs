@@ -124,8 +124,9 @@ pub fn account(
     }
     let current = mains.last().copied().unwrap_or(0);
     let mut lost = Vec::new();
-    let mut prev = compact.max(0);
-    for &m in mains.range(compact.max(0) + 1..) {
+    // Revision 1 is the empty store's: the first write takes 2.
+    let mut prev = compact.max(1);
+    for &m in mains.range(prev + 1..) {
         if m > prev + 1 {
             lost.push(RevRange {
                 first: prev + 1,
@@ -231,27 +232,27 @@ mod tests {
     #[test]
     fn lost_ranges_and_per_key_gaps() {
         let mut b = BTreeMap::new();
-        put(&mut b, 1, b"a", 1, 1);
-        put(&mut b, 2, b"b", 1, 2);
-        // 3 and 4 lost: a's version 2 was at 3 or 4.
-        put(&mut b, 5, b"a", 3, 1);
-        // 6 lost; c created at 6, seen again at 7.
-        put(&mut b, 7, b"c", 2, 6);
-        put(&mut b, 8, b"d", 1, 8);
+        put(&mut b, 2, b"a", 1, 2);
+        put(&mut b, 3, b"b", 1, 3);
+        // 4 and 5 lost: a's version 2 was at 4 or 5.
+        put(&mut b, 6, b"a", 3, 2);
+        // 7 lost; c created at 7, seen again at 8.
+        put(&mut b, 8, b"c", 2, 7);
+        put(&mut b, 9, b"d", 1, 9);
         let l = account(&b, 0, &BTreeMap::new(), &[]);
         assert_eq!(
             l.lost_revisions,
             vec![
-                RevRange { first: 3, last: 4 },
-                RevRange { first: 6, last: 6 }
+                RevRange { first: 4, last: 5 },
+                RevRange { first: 7, last: 7 }
             ]
         );
         assert_eq!(l.lost_revision_count, 3);
         let a = l.keys.iter().find(|k| k.key == "a").unwrap();
-        assert_eq!(a.lost, vec![RevRange { first: 3, last: 4 }]);
+        assert_eq!(a.lost, vec![RevRange { first: 4, last: 5 }]);
         assert_eq!(a.latest, "uncertain");
         let c = l.keys.iter().find(|k| k.key == "c").unwrap();
-        assert_eq!(c.lost, vec![RevRange { first: 6, last: 6 }]);
+        assert_eq!(c.lost, vec![RevRange { first: 7, last: 7 }]);
         assert_eq!(c.latest, "survived");
         let bk = l.keys.iter().find(|k| k.key == "b").unwrap();
         assert!(bk.lost.is_empty());

@@ -14,6 +14,7 @@
 //! whether its latest revision survived and which revisions did not.
 #![forbid(unsafe_code)]
 
+pub mod auth_replay;
 pub mod losses;
 pub mod replay;
 pub mod salvage;
@@ -1191,7 +1192,7 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
     if let Some(p) = &r.replay {
         writeln!(
             out,
-            "  log replay: entries {}..{} ({}): {} puts, {} deletes, {} txns, {} compactions, {} lease grants, {} revokes, {} rejected as etcd rejects them; revisions {}..{}",
+            "  log replay: entries {}..{} ({}): {} puts, {} deletes, {} txns, {} compactions, {} lease grants, {} revokes, {} auth changes, {} rejected as etcd rejects them; revisions {}..{}",
             p.from_index,
             p.to_index,
             p.entries,
@@ -1201,6 +1202,7 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
             p.compactions,
             p.lease_grants,
             p.lease_revokes,
+            p.auth_changes,
             p.rejected,
             p.first_revision.unwrap_or(0),
             p.last_revision.unwrap_or(0)

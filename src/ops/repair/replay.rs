@@ -4,7 +4,7 @@
 //! checks), delete ranges, transactions with their compares evaluated
 //! against the state as it is at that entry (nested, bounded), compaction,
 //! lease grant and revoke (a revoke deletes the lease's keys in one
-//! revision, in key order), alarms, auth enable/disable, the cluster
+//! revision, in key order), alarms, auth (see `auth_replay`), the cluster
 //! version. A request etcd would reject (a lease that does not exist, a
 //! stale auth revision) changes nothing, as in etcd. Requests whose effect
 //! this does not reproduce are counted, never guessed.
@@ -38,6 +38,8 @@ pub struct ReplayReport {
     pub compactions: u64,
     pub lease_grants: u64,
     pub lease_revokes: u64,
+    /// Auth changes applied (users, roles, permissions, enable/disable).
+    pub auth_changes: u64,
     /// Requests etcd rejects at apply (they change nothing).
     pub rejected: u64,
     /// Requests whose effect is not reproduced, by name.
@@ -66,7 +68,8 @@ struct Applier<'b> {
 pub fn replay(buckets: &mut Buckets, entries: &[LogEntry]) -> ReplayReport {
     let kb = buckets.entry(b"key".to_vec()).or_default();
     let live = live_keys(kb);
-    let rev = current_revision(kb);
+    // An empty store is at revision 1: the first write takes 2.
+    let rev = current_revision(kb).max(1);
     let mut a = Applier {
         buckets,
         live,
@@ -236,6 +239,13 @@ impl Applier<'_> {
                 3 | 11 | 1012 | 1013 | 1102 | 1106 | 1107 | 1202 => {}
                 1000 => self.auth_enabled(true),
                 1011 => self.auth_enabled(false),
+                1100 | 1101 | 1103 | 1104 | 1105 | 1200 | 1201 | 1203 | 1204 => {
+                    if super::auth_replay::apply(self.buckets, *n, body).is_some() {
+                        self.report.auth_changes += 1;
+                    } else {
+                        self.report.rejected += 1;
+                    }
+                }
                 100 => {}
                 other => {
                     let name = crate::wal::request::request(*other)
@@ -273,11 +283,8 @@ impl Applier<'_> {
     fn auth_enabled(&mut self, on: bool) {
         let auth = self.buckets.entry(b"auth".to_vec()).or_default();
         auth.insert(b"authEnabled".to_vec(), vec![u8::from(on)]);
-        let rev = auth
-            .get(b"authRevision".as_slice())
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map_or(0, u64::from_be_bytes);
-        auth.insert(b"authRevision".to_vec(), (rev + 1).to_be_bytes().to_vec());
+        super::auth_replay::bump_revision(self.buckets);
+        self.report.auth_changes += 1;
     }
 
     fn lease_exists(&self, id: i64) -> bool {
@@ -490,14 +497,26 @@ impl Applier<'_> {
         let meta = self.buckets.entry(b"meta".to_vec()).or_default();
         let done = meta
             .get(b"finishedCompactRev".as_slice())
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map_or(0, i64::from_be_bytes);
+            .and_then(
+                |v| match crate::etcd::records::meta_record(b"finishedCompactRev", v) {
+                    Ok(crate::etcd::records::MetaRecord::FinishedCompactRev(r)) => Some(r),
+                    _ => None,
+                },
+            )
+            .unwrap_or(0);
         if at <= done || at > self.rev {
             self.report.rejected += 1;
             return;
         }
-        meta.insert(b"scheduledCompactRev".to_vec(), at.to_be_bytes().to_vec());
-        meta.insert(b"finishedCompactRev".to_vec(), at.to_be_bytes().to_vec());
+        // Stored as revision keys, as etcd stores them.
+        let rk = RevisionKey {
+            main: at,
+            sub: 0,
+            tombstone: false,
+        }
+        .encode();
+        meta.insert(b"scheduledCompactRev".to_vec(), rk.clone());
+        meta.insert(b"finishedCompactRev".to_vec(), rk);
         compact(self.buckets.entry(b"key".to_vec()).or_default(), at);
         self.report.compactions += 1;
     }

@@ -1,0 +1,375 @@
+//! The auth requests of the raft log applied to the `authUsers`,
+//! `authRoles` and `auth` buckets as etcd's auth store applies them: users
+//! and roles added and deleted, passwords changed (hashed with bcrypt at
+//! apply time when the entry carries the password itself, as 3.4 does),
+//! roles granted and revoked (kept sorted), permissions granted (an existing
+//! one for the same range changes type, a new one is inserted in key order)
+//! and revoked; every change moves the auth revision on by one. What etcd
+//! refuses (a user that exists, a role that does not, root's own role
+//! while auth is on) changes nothing.
+#![forbid(unsafe_code)]
+
+use super::state::Buckets;
+use crate::proto::{self, Value};
+
+/// bcrypt cost etcd uses by default.
+const BCRYPT_COST: u32 = 10;
+
+fn fields_of(b: &[u8]) -> Option<Vec<(u32, Value<'_>)>> {
+    proto::fields(b)
+        .map(|f| f.ok().map(|(n, v, _)| (n, v)))
+        .collect()
+}
+
+fn bytes(fs: &[(u32, Value<'_>)], n: u32) -> Vec<u8> {
+    fs.iter()
+        .rev()
+        .find_map(|(f, v)| match v {
+            Value::Bytes(b) if *f == n => Some(b.to_vec()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn num(fs: &[(u32, Value<'_>)], n: u32) -> u64 {
+    fs.iter()
+        .rev()
+        .find_map(|(f, v)| match v {
+            Value::Varint(x) if *f == n => Some(*x),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+fn put_bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
+    if b.is_empty() {
+        return;
+    }
+    put_varint(out, u64::from(field) << 3 | 2);
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// `authpb.User`: name=1, password=2, roles=3, options=4.
+struct User {
+    name: Vec<u8>,
+    password: Vec<u8>,
+    roles: Vec<Vec<u8>>,
+    options: Vec<u8>,
+}
+
+impl User {
+    fn decode(b: &[u8]) -> Option<User> {
+        let fs = fields_of(b)?;
+        Some(User {
+            name: bytes(&fs, 1),
+            password: bytes(&fs, 2),
+            roles: fs
+                .iter()
+                .filter_map(|(n, v)| match v {
+                    Value::Bytes(r) if *n == 3 => Some(r.to_vec()),
+                    _ => None,
+                })
+                .collect(),
+            options: bytes(&fs, 4),
+        })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_bytes(&mut out, 1, &self.name);
+        put_bytes(&mut out, 2, &self.password);
+        for r in &self.roles {
+            put_bytes(&mut out, 3, r);
+        }
+        put_bytes(&mut out, 4, &self.options);
+        out
+    }
+}
+
+/// `authpb.Role`: name=1, keyPermission=2 (`Permission`: permType=1,
+/// key=2, range_end=3).
+struct Role {
+    name: Vec<u8>,
+    perms: Vec<(u64, Vec<u8>, Vec<u8>)>,
+}
+
+impl Role {
+    fn decode(b: &[u8]) -> Option<Role> {
+        let fs = fields_of(b)?;
+        let mut perms = Vec::new();
+        for (n, v) in &fs {
+            if let (2, Value::Bytes(p)) = (n, v) {
+                let pf = fields_of(p)?;
+                perms.push((num(&pf, 1), bytes(&pf, 2), bytes(&pf, 3)));
+            }
+        }
+        Some(Role {
+            name: bytes(&fs, 1),
+            perms,
+        })
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        put_bytes(&mut out, 1, &self.name);
+        for (t, k, e) in &self.perms {
+            let mut p = Vec::new();
+            if *t != 0 {
+                put_varint(&mut p, 1 << 3);
+                put_varint(&mut p, *t);
+            }
+            put_bytes(&mut p, 2, k);
+            put_bytes(&mut p, 3, e);
+            put_varint(&mut out, 2 << 3 | 2);
+            put_varint(&mut out, p.len() as u64);
+            out.extend_from_slice(&p);
+        }
+        out
+    }
+}
+
+fn hash(password: &[u8]) -> Option<Vec<u8>> {
+    let h = bcrypt::hash_with_result(password, BCRYPT_COST).ok()?;
+    Some(h.format_for_version(bcrypt::Version::TwoA).into_bytes())
+}
+
+fn enabled(b: &Buckets) -> bool {
+    b.get(b"auth".as_slice())
+        .and_then(|a| a.get(b"authEnabled".as_slice()))
+        .is_some_and(|v| v.first() == Some(&1))
+}
+
+/// Move the auth revision on by one.
+pub fn bump_revision(b: &mut Buckets) {
+    let auth = b.entry(b"auth".to_vec()).or_default();
+    let rev = auth
+        .get(b"authRevision".as_slice())
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map_or(0, u64::from_be_bytes);
+    auth.insert(b"authRevision".to_vec(), (rev + 1).to_be_bytes().to_vec());
+}
+
+/// Apply one auth request (its `InternalRaftRequest` field number and
+/// body); `None` when etcd refuses it (nothing changed).
+pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
+    let fs = fields_of(body)?;
+    let on = enabled(b);
+    let user = |b: &Buckets, name: &[u8]| {
+        b.get(b"authUsers".as_slice())
+            .and_then(|u| u.get(name))
+            .and_then(|v| User::decode(v))
+    };
+    let role = |b: &Buckets, name: &[u8]| {
+        b.get(b"authRoles".as_slice())
+            .and_then(|r| r.get(name))
+            .and_then(|v| Role::decode(v))
+    };
+    let put_user = |b: &mut Buckets, u: &User| {
+        b.entry(b"authUsers".to_vec())
+            .or_default()
+            .insert(u.name.clone(), u.encode());
+    };
+    let put_role = |b: &mut Buckets, r: &Role| {
+        b.entry(b"authRoles".to_vec())
+            .or_default()
+            .insert(r.name.clone(), r.encode());
+    };
+    match field {
+        // user_add: name=1, password=2, options=3, hashed_password=4.
+        1100 => {
+            let name = bytes(&fs, 1);
+            if name.is_empty() || user(b, &name).is_some() {
+                return None;
+            }
+            let options = bytes(&fs, 3);
+            let no_password = fields_of(&options).is_some_and(|o| num(&o, 1) != 0);
+            let hashed = bytes(&fs, 4);
+            let password = if no_password {
+                Vec::new()
+            } else if !hashed.is_empty() {
+                hashed
+            } else {
+                hash(&bytes(&fs, 2))?
+            };
+            put_user(
+                b,
+                &User {
+                    name,
+                    password,
+                    roles: Vec::new(),
+                    options,
+                },
+            );
+        }
+        // user_delete: name=1.
+        1101 => {
+            let name = bytes(&fs, 1);
+            if (on && name == b"root") || user(b, &name).is_none() {
+                return None;
+            }
+            b.entry(b"authUsers".to_vec()).or_default().remove(&name);
+        }
+        // user_change_password: name=1, password=2, hashed_password=3.
+        1103 => {
+            let mut u = user(b, &bytes(&fs, 1))?;
+            let hashed = bytes(&fs, 3);
+            u.password = if hashed.is_empty() {
+                hash(&bytes(&fs, 2))?
+            } else {
+                hashed
+            };
+            put_user(b, &u);
+        }
+        // user_grant_role: user=1, role=2.
+        1104 => {
+            let mut u = user(b, &bytes(&fs, 1))?;
+            let r = bytes(&fs, 2);
+            if r != b"root" && role(b, &r).is_none() {
+                return None;
+            }
+            match u.roles.binary_search(&r) {
+                Ok(_) => return Some(()),
+                Err(at) => u.roles.insert(at, r),
+            }
+            put_user(b, &u);
+        }
+        // user_revoke_role: name=1, role=2.
+        1105 => {
+            let name = bytes(&fs, 1);
+            let r = bytes(&fs, 2);
+            if on && name == b"root" && r == b"root" {
+                return None;
+            }
+            let mut u = user(b, &name)?;
+            let at = u.roles.iter().position(|x| *x == r)?;
+            u.roles.remove(at);
+            put_user(b, &u);
+        }
+        // role_add: name=1.
+        1200 => {
+            let name = bytes(&fs, 1);
+            if name.is_empty() || role(b, &name).is_some() {
+                return None;
+            }
+            put_role(
+                b,
+                &Role {
+                    name,
+                    perms: Vec::new(),
+                },
+            );
+        }
+        // role_delete: role=1; users lose it.
+        1201 => {
+            let r = bytes(&fs, 1);
+            if (on && r == b"root") || role(b, &r).is_none() {
+                return None;
+            }
+            b.entry(b"authRoles".to_vec()).or_default().remove(&r);
+            let holders: Vec<User> = b
+                .get(b"authUsers".as_slice())
+                .map(|us| {
+                    us.values()
+                        .filter_map(|v| User::decode(v))
+                        .filter(|u| u.roles.contains(&r))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for mut u in holders {
+                u.roles.retain(|x| *x != r);
+                put_user(b, &u);
+            }
+        }
+        // role_grant_permission: name=1, perm=2.
+        1203 => {
+            let mut r = role(b, &bytes(&fs, 1))?;
+            let p = fields_of(fs.iter().find_map(|(n, v)| match v {
+                Value::Bytes(p) if *n == 2 => Some(*p),
+                _ => None,
+            })?)?;
+            let (t, k, e) = (num(&p, 1), bytes(&p, 2), bytes(&p, 3));
+            match r.perms.iter_mut().find(|(_, pk, pe)| *pk == k && *pe == e) {
+                Some(existing) => existing.0 = t,
+                None => {
+                    let at = r
+                        .perms
+                        .iter()
+                        .position(|(_, pk, pe)| (pk, pe) > (&k, &e))
+                        .unwrap_or(r.perms.len());
+                    r.perms.insert(at, (t, k, e));
+                }
+            }
+            put_role(b, &r);
+        }
+        // role_revoke_permission: role=1, key=2, range_end=3.
+        1204 => {
+            let mut r = role(b, &bytes(&fs, 1))?;
+            let (k, e) = (bytes(&fs, 2), bytes(&fs, 3));
+            let at = r
+                .perms
+                .iter()
+                .position(|(_, pk, pe)| *pk == k && *pe == e)?;
+            r.perms.remove(at);
+            put_role(b, &r);
+        }
+        _ => return None,
+    }
+    bump_revision(b);
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(parts: &[(u32, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (n, b) in parts {
+            put_bytes(&mut out, *n, b);
+        }
+        out
+    }
+
+    #[test]
+    fn users_roles_and_permissions() {
+        let mut b = Buckets::new();
+        assert!(apply(&mut b, 1200, &msg(&[(1, b"reader")])).is_some());
+        assert!(apply(&mut b, 1200, &msg(&[(1, b"reader")])).is_none());
+        let perm = {
+            let mut p = vec![0x08, 0x00];
+            put_bytes(&mut p, 2, b"/app/");
+            put_bytes(&mut p, 3, b"/app0");
+            p
+        };
+        let mut grant = msg(&[(1, b"reader")]);
+        put_bytes(&mut grant, 2, &perm);
+        assert!(apply(&mut b, 1203, &grant).is_some());
+        // No password hashing here: the entry carries the hash (3.5 form).
+        assert!(apply(&mut b, 1100, &msg(&[(1, b"alice"), (4, b"$2a$10$hash")])).is_some());
+        assert!(apply(&mut b, 1104, &msg(&[(1, b"alice"), (2, b"reader")])).is_some());
+        assert!(apply(&mut b, 1104, &msg(&[(1, b"alice"), (2, b"missing")])).is_none());
+        let alice = User::decode(&b[b"authUsers".as_slice()][b"alice".as_slice()]).unwrap();
+        assert_eq!(alice.roles, vec![b"reader".to_vec()]);
+        assert_eq!(alice.password, b"$2a$10$hash");
+        let reader = crate::etcd::records::role_record(
+            b"reader",
+            &b[b"authRoles".as_slice()][b"reader".as_slice()],
+        )
+        .unwrap();
+        assert_eq!(reader.permissions.len(), 1);
+        assert!(apply(&mut b, 1201, &msg(&[(1, b"reader")])).is_some());
+        let alice = User::decode(&b[b"authUsers".as_slice()][b"alice".as_slice()]).unwrap();
+        assert!(alice.roles.is_empty(), "a deleted role leaves its users");
+        let rev = &b[b"auth".as_slice()][b"authRevision".as_slice()];
+        assert_eq!(rev.as_slice(), &5u64.to_be_bytes());
+    }
+}
