@@ -112,6 +112,9 @@ pub struct RepairReport {
     /// check what came back against).
     #[serde(skip)]
     pub small_bucket_damage: bool,
+    /// The whole state came from the log (it holds every entry from index
+    /// 1 and agrees with every record the db still has).
+    pub rebuilt_from_log: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan: Option<ScanStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -728,6 +731,13 @@ fn merge_scan(
         }
     }
     let kb = b.entry(b"key".to_vec()).or_default();
+    let tree_top = state::current_revision(kb);
+    let scan_top = copies
+        .keys()
+        .filter_map(|k| crate::etcd::revision::RevisionKey::parse(k).ok())
+        .map(|r| r.main)
+        .max()
+        .unwrap_or(0);
     for (rk, found) in copies {
         match kb.get(rk) {
             None => {
@@ -774,6 +784,30 @@ fn merge_scan(
                         "the tree's copy (no majority among the others)".into(),
                     ));
                 }
+            }
+        }
+    }
+    // The tree read is older than revisions the scan found (an older meta,
+    // or the newest root's pages lost): its consistent index is behind
+    // those records, and a log replay from it would apply their entries a
+    // second time. The newest meta copy's counters go with the records.
+    if scan_top > tree_top {
+        let newest = |key: &[u8]| {
+            s.found
+                .iter()
+                .filter(|r| r.bucket == "meta" && r.key == key && r.value.len() == 8)
+                .map(|r| r.value)
+                .max()
+        };
+        for key in [b"consistent_index".as_slice(), b"term"] {
+            let Some(v) = newest(key) else { continue };
+            let meta = b.entry(b"meta".to_vec()).or_default();
+            if meta.get(key).is_none_or(|old| old.as_slice() < v) {
+                report.notes.push(format!(
+                    "the tree read is older than revisions the scan found (up to {scan_top}, the tree's end at {tree_top}): {} taken from the newest meta copy found",
+                    String::from_utf8_lossy(key)
+                ));
+                meta.insert(key.to_vec(), v.to_vec());
             }
         }
     }
@@ -913,6 +947,67 @@ fn entries_to_apply(
     Ok(chosen)
 }
 
+/// When the WAL still holds every entry from index 1, the whole state can
+/// be rebuilt from it alone: replayed from an empty store, it must agree
+/// with every `key` record the damaged db still holds (proof that the
+/// replay matches what etcd did); it then also has every record the db
+/// lost. Membership and the cluster version are kept from the db (the log
+/// does not set them here; `snapshot restore` writes membership).
+fn rebuild_from_whole_log(
+    b: &Buckets,
+    log: &LogRead,
+    voters: usize,
+    report: &mut RepairReport,
+    sources: &mut BTreeMap<Vec<u8>, Source>,
+) -> Option<Buckets> {
+    let mut tail = LogTail::default();
+    let all = entries_to_apply(log, 0, voters, &mut tail).ok()?;
+    let mut fresh = Buckets::new();
+    let r = replay::replay(&mut fresh, &all);
+    let empty = BTreeMap::new();
+    let db_kb = b.get(b"key".as_slice()).unwrap_or(&empty);
+    let log_kb = fresh.get(b"key".as_slice()).unwrap_or(&empty);
+    let disagree = db_kb
+        .iter()
+        .filter(|(k, v)| log_kb.get(*k) != Some(*v))
+        .count();
+    if disagree > 0 || db_kb.is_empty() {
+        report.notes.push(format!(
+            "the WAL holds every entry from index 1, but replayed from an empty store {disagree} of the db's {} revision records differ from it: not used",
+            db_kb.len()
+        ));
+        return None;
+    }
+    let added: Vec<Vec<u8>> = log_kb
+        .keys()
+        .filter(|k| !db_kb.contains_key(*k))
+        .cloned()
+        .collect();
+    for name in [b"members".as_slice(), b"members_removed", b"cluster"] {
+        if let Some(x) = b.get(name) {
+            fresh.entry(name.to_vec()).or_insert_with(|| x.clone());
+        }
+    }
+    for k in &added {
+        sources.insert(k.clone(), Source::Wal);
+    }
+    report.notes.push(format!(
+        "the WAL holds every entry from index 1 (to {}): replayed from an empty store it agrees with all {} revision records the db still holds and gives the {} it lost",
+        log.last_index,
+        db_kb.len(),
+        added.len()
+    ));
+    report
+        .buckets
+        .entry("key".into())
+        .or_default()
+        .changed_by_wal = added.len() as i64;
+    report.rebuilt_from_log = true;
+    report.unreadable.clear();
+    report.replay = Some(r);
+    Some(fresh)
+}
+
 /// Replay the log (with --replay-wal), or account for what it would add.
 fn apply_log(
     b: &mut Buckets,
@@ -933,8 +1028,14 @@ fn apply_log(
         }
         return;
     };
-    let ci = meta_u64(b, b"consistent_index").unwrap_or(0);
     let voters = b.get(b"members".as_slice()).map_or(1, |m| m.len().max(1));
+    let damaged = !report.damage.is_empty() || !report.unreadable.is_empty();
+    if opts.replay_wal && damaged && log.entries.first().is_some_and(|e| e.index == 1) {
+        if let Some(whole) = rebuild_from_whole_log(b, log, voters, report, sources) {
+            *b = whole;
+        }
+    }
+    let ci = meta_u64(b, b"consistent_index").unwrap_or(0);
     let mut tail = LogTail {
         consistent_index: ci,
         commit_index: log.commit,
@@ -1109,7 +1210,9 @@ fn finish(r: &mut RepairReport) {
         format!(
             "recovered everything: {} revision records{}, {} bytes written to {}",
             keys,
-            if scanned > 0 {
+            if r.rebuilt_from_log {
+                " (replayed from the WAL, which holds every entry from index 1 and agrees with all the db still holds)".to_string()
+            } else if scanned > 0 {
                 format!(" ({scanned} records from the page scan in place of unreadable pages)")
             } else {
                 String::new()
