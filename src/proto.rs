@@ -165,6 +165,43 @@ impl<'a> Value<'a> {
     }
 }
 
+/// Every field of a message, or `None` if any of it does not decode.
+pub fn message(b: &[u8]) -> Option<Vec<(u32, Value<'_>)>> {
+    fields(b).map(|f| f.ok().map(|(n, v, _)| (n, v))).collect()
+}
+
+/// The last bytes field numbered `n` (proto3: the last one wins), or empty.
+pub fn last_bytes(fs: &[(u32, Value<'_>)], n: u32) -> Vec<u8> {
+    fs.iter()
+        .rev()
+        .find_map(|(f, v)| match v {
+            Value::Bytes(b) if *f == n => Some(b.to_vec()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The last varint field numbered `n`, or 0.
+pub fn last_varint(fs: &[(u32, Value<'_>)], n: u32) -> u64 {
+    fs.iter()
+        .rev()
+        .find_map(|(f, v)| match v {
+            Value::Varint(x) if *f == n => Some(*x),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
+/// Every bytes field numbered `n`, in order (a repeated field).
+pub fn repeated_bytes<'a>(fs: &[(u32, Value<'a>)], n: u32) -> Vec<&'a [u8]> {
+    fs.iter()
+        .filter_map(|(f, v)| match v {
+            Value::Bytes(b) if *f == n => Some(*b),
+            _ => None,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

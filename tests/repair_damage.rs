@@ -11,12 +11,11 @@
 //! revision inside a reported lost range).
 
 mod common;
-use common::etcd::{have_etcd, spawn_etcd};
+use common::etcd::{have_etcd, restore_and_get};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 fn b64d(s: &str) -> String {
     // etcdctl -w json gives keys and values in base64.
@@ -38,45 +37,7 @@ fn b64d(s: &str) -> String {
 
 /// Restore `snapshot`, start etcd on it, and read every key.
 fn serve(snapshot: &Path, work: &Path) -> BTreeMap<String, String> {
-    let restored = work.join("restored");
-    let r = Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args(["snapshot", "restore"])
-        .arg(snapshot)
-        .arg("--data-dir")
-        .arg(&restored)
-        .output()
-        .unwrap();
-    assert!(
-        r.status.success(),
-        "snapshot restore refused {}: {}",
-        snapshot.display(),
-        String::from_utf8_lossy(&r.stderr)
-    );
-    let (mut child, client) = spawn_etcd(
-        &restored,
-        "default",
-        &["--initial-advertise-peer-urls", "http://localhost:2380"],
-    );
-    let start = Instant::now();
-    let mut got = None;
-    while start.elapsed() < Duration::from_secs(20) {
-        let o = Command::new("etcdctl")
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &client, "--dial-timeout", "2s"])
-            .args(["get", "", "--prefix", "-w", "json"])
-            .output()
-            .unwrap();
-        if o.status.success() {
-            got = Some(o.stdout);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let v: Value =
-        serde_json::from_slice(&got.expect("etcd did not serve the restored member")).unwrap();
+    let v = restore_and_get(snapshot, work, None);
     v["kvs"]
         .as_array()
         .map(|a| {

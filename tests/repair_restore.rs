@@ -5,27 +5,10 @@
 //! original db holds.
 
 mod common;
-use common::etcd::{have_etcd, spawn_etcd};
+use common::etcd::{have_etcd, restore_and_get};
 use common::*;
 use serde_json::Value;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn etcdctl(endpoint: &str, args: &[&str]) -> std::process::Output {
-    Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args([
-            "--endpoints",
-            endpoint,
-            "--user",
-            "root:rootpw",
-            "--dial-timeout",
-            "2s",
-        ])
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn repaired_snapshot_restores_and_serves_the_same_keyspace() {
@@ -59,40 +42,7 @@ fn repaired_snapshot_restores_and_serves_the_same_keyspace() {
         .unwrap();
     assert_eq!(again.status.code(), Some(2));
 
-    let restored = tmp.path().join("restored");
-    let r = Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args(["snapshot", "restore"])
-        .arg(&snap)
-        .arg("--data-dir")
-        .arg(&restored)
-        .output()
-        .unwrap();
-    assert!(
-        r.status.success(),
-        "snapshot restore refused it: {}",
-        String::from_utf8_lossy(&r.stderr)
-    );
-
-    let (mut child, client) = spawn_etcd(
-        &restored,
-        "default",
-        &["--initial-advertise-peer-urls", "http://localhost:2380"],
-    );
-    let start = Instant::now();
-    let mut got = None;
-    while start.elapsed() < Duration::from_secs(20) {
-        let o = etcdctl(&client, &["get", "", "--prefix", "-w", "json"]);
-        if o.status.success() {
-            got = Some(o.stdout);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let got: Value =
-        serde_json::from_slice(&got.expect("etcd did not serve the restored member")).unwrap();
+    let got = restore_and_get(&snap, tmp.path(), Some("root:rootpw"));
     let ours = Command::new(bin)
         .arg("get")
         .arg(db_path())
@@ -112,6 +62,22 @@ fn repaired_snapshot_restores_and_serves_the_same_keyspace() {
 /// deletes, a txn, leases, a compaction, auth changes) replayed from an
 /// empty store gives the state etcd itself reached: the hashkv etcd 3.4
 /// reported for the original member, at the same revision and compaction.
+/// Our hashkv of `db` and the one etcd 3.4 reported for the fixture.
+fn hashkv_pair(bin: &str, db: &std::path::Path) -> (Value, Value) {
+    let ours = Command::new(bin)
+        .arg("hashkv")
+        .arg(db)
+        .args(["-w", "json"])
+        .output()
+        .unwrap();
+    let ours: Value = serde_json::from_slice(&ours.stdout).unwrap();
+    let etcd: Value = serde_json::from_slice(
+        &std::fs::read(testdata().join("truth/hashkv-latest.json")).unwrap(),
+    )
+    .unwrap();
+    (ours[0]["HashKV"].clone(), etcd[0]["HashKV"].clone())
+}
+
 #[test]
 fn log_alone_replays_to_the_hashkv_etcd_reported() {
     let (_tmp, dir) = copy_fixture();
@@ -129,27 +95,11 @@ fn log_alone_replays_to_the_hashkv_etcd_reported() {
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(text.contains("rebuilt from the log alone"), "{text}");
-    let ours = Command::new(bin)
-        .arg("hashkv")
-        .arg(&out)
-        .args(["-w", "json"])
-        .output()
-        .unwrap();
-    let ours: Value = serde_json::from_slice(&ours.stdout).unwrap();
-    let etcd: Value = serde_json::from_slice(
-        &std::fs::read(testdata().join("truth/hashkv-latest.json")).unwrap(),
-    )
-    .unwrap();
+    let (ours, etcd) = hashkv_pair(bin, &out);
     for field in ["hash", "compact_revision"] {
-        assert_eq!(
-            ours[0]["HashKV"][field], etcd[0]["HashKV"][field],
-            "{field}"
-        );
+        assert_eq!(ours[field], etcd[field], "{field}");
     }
-    assert_eq!(
-        ours[0]["HashKV"]["header"]["revision"],
-        etcd[0]["HashKV"]["header"]["revision"]
-    );
+    assert_eq!(ours["header"]["revision"], etcd["header"]["revision"]);
     // Users, roles and the auth revision come back too.
     let auth = |p: &std::path::Path| {
         String::from_utf8(
@@ -182,18 +132,8 @@ fn healthy_repair_keeps_hashkv_and_history() {
         .unwrap();
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("streamed copy"));
-    let ours = Command::new(bin)
-        .arg("hashkv")
-        .arg(&out)
-        .args(["-w", "json"])
-        .output()
-        .unwrap();
-    let ours: Value = serde_json::from_slice(&ours.stdout).unwrap();
-    let etcd: Value = serde_json::from_slice(
-        &std::fs::read(testdata().join("truth/hashkv-latest.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(ours[0]["HashKV"]["hash"], etcd[0]["HashKV"]["hash"]);
+    let (ours, etcd) = hashkv_pair(bin, &out);
+    assert_eq!(ours["hash"], etcd["hash"]);
     let history = |p: &std::path::Path| {
         Command::new(bin)
             .arg("history")

@@ -87,3 +87,51 @@ pub fn predicted(dir: &Path) -> Value {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     v["boot"].clone()
 }
+
+/// Restore `snapshot` with `etcdctl snapshot restore` (which must accept it,
+/// hash check included) into `work/restored`, start etcd on it, and return
+/// what `etcdctl get "" --prefix -w json` answers (as `user`, if given).
+pub fn restore_and_get(snapshot: &Path, work: &Path, user: Option<&str>) -> Value {
+    let restored = work.join("restored");
+    let r = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["snapshot", "restore"])
+        .arg(snapshot)
+        .arg("--data-dir")
+        .arg(&restored)
+        .output()
+        .unwrap();
+    assert!(
+        r.status.success(),
+        "snapshot restore refused {}: {}",
+        snapshot.display(),
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let (mut child, client) = spawn_etcd(
+        &restored,
+        "default",
+        &["--initial-advertise-peer-urls", "http://localhost:2380"],
+    );
+    let start = Instant::now();
+    let mut got = None;
+    while start.elapsed() < Duration::from_secs(20) {
+        let mut cmd = Command::new("etcdctl");
+        cmd.env("ETCDCTL_API", "3")
+            .args(["--endpoints", &client, "--dial-timeout", "2s"]);
+        if let Some(u) = user {
+            cmd.args(["--user", u]);
+        }
+        let o = cmd
+            .args(["get", "", "--prefix", "-w", "json"])
+            .output()
+            .unwrap();
+        if o.status.success() {
+            got = Some(o.stdout);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    serde_json::from_slice(&got.expect("etcd did not serve the restored member")).unwrap()
+}

@@ -15,32 +15,6 @@ use crate::proto::{self, Value};
 /// bcrypt cost etcd uses by default.
 const BCRYPT_COST: u32 = 10;
 
-fn fields_of(b: &[u8]) -> Option<Vec<(u32, Value<'_>)>> {
-    proto::fields(b)
-        .map(|f| f.ok().map(|(n, v, _)| (n, v)))
-        .collect()
-}
-
-fn bytes(fs: &[(u32, Value<'_>)], n: u32) -> Vec<u8> {
-    fs.iter()
-        .rev()
-        .find_map(|(f, v)| match v {
-            Value::Bytes(b) if *f == n => Some(b.to_vec()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-fn num(fs: &[(u32, Value<'_>)], n: u32) -> u64 {
-    fs.iter()
-        .rev()
-        .find_map(|(f, v)| match v {
-            Value::Varint(x) if *f == n => Some(*x),
-            _ => None,
-        })
-        .unwrap_or(0)
-}
-
 fn put_bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
     if b.is_empty() {
         return;
@@ -68,10 +42,10 @@ struct User {
 
 impl User {
     fn decode(b: &[u8]) -> Option<User> {
-        let fs = fields_of(b)?;
+        let fs = proto::message(b)?;
         Some(User {
-            name: bytes(&fs, 1),
-            password: bytes(&fs, 2),
+            name: proto::last_bytes(&fs, 1),
+            password: proto::last_bytes(&fs, 2),
             roles: fs
                 .iter()
                 .filter_map(|(n, v)| match v {
@@ -79,7 +53,7 @@ impl User {
                     _ => None,
                 })
                 .collect(),
-            options: bytes(&fs, 4),
+            options: proto::last_bytes(&fs, 4),
         })
     }
 
@@ -104,16 +78,20 @@ struct Role {
 
 impl Role {
     fn decode(b: &[u8]) -> Option<Role> {
-        let fs = fields_of(b)?;
+        let fs = proto::message(b)?;
         let mut perms = Vec::new();
         for (n, v) in &fs {
             if let (2, Value::Bytes(p)) = (n, v) {
-                let pf = fields_of(p)?;
-                perms.push((num(&pf, 1), bytes(&pf, 2), bytes(&pf, 3)));
+                let pf = proto::message(p)?;
+                perms.push((
+                    proto::last_varint(&pf, 1),
+                    proto::last_bytes(&pf, 2),
+                    proto::last_bytes(&pf, 3),
+                ));
             }
         }
         Some(Role {
-            name: bytes(&fs, 1),
+            name: proto::last_bytes(&fs, 1),
             perms,
         })
     }
@@ -161,7 +139,7 @@ pub fn bump_revision(b: &mut Buckets) {
 /// Apply one auth request (its `InternalRaftRequest` field number and
 /// body); `None` when etcd refuses it (nothing changed).
 pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
-    let fs = fields_of(body)?;
+    let fs = proto::message(body)?;
     let on = enabled(b);
     let user = |b: &Buckets, name: &[u8]| {
         b.get(b"authUsers".as_slice())
@@ -186,19 +164,20 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
     match field {
         // user_add: name=1, password=2, options=3, hashed_password=4.
         1100 => {
-            let name = bytes(&fs, 1);
+            let name = proto::last_bytes(&fs, 1);
             if name.is_empty() || user(b, &name).is_some() {
                 return None;
             }
-            let options = bytes(&fs, 3);
-            let no_password = fields_of(&options).is_some_and(|o| num(&o, 1) != 0);
-            let hashed = bytes(&fs, 4);
+            let options = proto::last_bytes(&fs, 3);
+            let no_password =
+                proto::message(&options).is_some_and(|o| proto::last_varint(&o, 1) != 0);
+            let hashed = proto::last_bytes(&fs, 4);
             let password = if no_password {
                 Vec::new()
             } else if !hashed.is_empty() {
                 hashed
             } else {
-                hash(&bytes(&fs, 2))?
+                hash(&proto::last_bytes(&fs, 2))?
             };
             put_user(
                 b,
@@ -212,7 +191,7 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
         }
         // user_delete: name=1.
         1101 => {
-            let name = bytes(&fs, 1);
+            let name = proto::last_bytes(&fs, 1);
             if (on && name == b"root") || user(b, &name).is_none() {
                 return None;
             }
@@ -220,10 +199,10 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
         }
         // user_change_password: name=1, password=2, hashed_password=3.
         1103 => {
-            let mut u = user(b, &bytes(&fs, 1))?;
-            let hashed = bytes(&fs, 3);
+            let mut u = user(b, &proto::last_bytes(&fs, 1))?;
+            let hashed = proto::last_bytes(&fs, 3);
             u.password = if hashed.is_empty() {
-                hash(&bytes(&fs, 2))?
+                hash(&proto::last_bytes(&fs, 2))?
             } else {
                 hashed
             };
@@ -231,8 +210,8 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
         }
         // user_grant_role: user=1, role=2.
         1104 => {
-            let mut u = user(b, &bytes(&fs, 1))?;
-            let r = bytes(&fs, 2);
+            let mut u = user(b, &proto::last_bytes(&fs, 1))?;
+            let r = proto::last_bytes(&fs, 2);
             if r != b"root" && role(b, &r).is_none() {
                 return None;
             }
@@ -244,8 +223,8 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
         }
         // user_revoke_role: name=1, role=2.
         1105 => {
-            let name = bytes(&fs, 1);
-            let r = bytes(&fs, 2);
+            let name = proto::last_bytes(&fs, 1);
+            let r = proto::last_bytes(&fs, 2);
             if on && name == b"root" && r == b"root" {
                 return None;
             }
@@ -256,7 +235,7 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
         }
         // role_add: name=1.
         1200 => {
-            let name = bytes(&fs, 1);
+            let name = proto::last_bytes(&fs, 1);
             if name.is_empty() || role(b, &name).is_some() {
                 return None;
             }
@@ -270,7 +249,7 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
         }
         // role_delete: role=1; users lose it.
         1201 => {
-            let r = bytes(&fs, 1);
+            let r = proto::last_bytes(&fs, 1);
             if (on && r == b"root") || role(b, &r).is_none() {
                 return None;
             }
@@ -291,12 +270,16 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
         }
         // role_grant_permission: name=1, perm=2.
         1203 => {
-            let mut r = role(b, &bytes(&fs, 1))?;
-            let p = fields_of(fs.iter().find_map(|(n, v)| match v {
+            let mut r = role(b, &proto::last_bytes(&fs, 1))?;
+            let p = proto::message(fs.iter().find_map(|(n, v)| match v {
                 Value::Bytes(p) if *n == 2 => Some(*p),
                 _ => None,
             })?)?;
-            let (t, k, e) = (num(&p, 1), bytes(&p, 2), bytes(&p, 3));
+            let (t, k, e) = (
+                proto::last_varint(&p, 1),
+                proto::last_bytes(&p, 2),
+                proto::last_bytes(&p, 3),
+            );
             match r.perms.iter_mut().find(|(_, pk, pe)| *pk == k && *pe == e) {
                 Some(existing) => existing.0 = t,
                 None => {
@@ -312,8 +295,8 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
         }
         // role_revoke_permission: role=1, key=2, range_end=3.
         1204 => {
-            let mut r = role(b, &bytes(&fs, 1))?;
-            let (k, e) = (bytes(&fs, 2), bytes(&fs, 3));
+            let mut r = role(b, &proto::last_bytes(&fs, 1))?;
+            let (k, e) = (proto::last_bytes(&fs, 2), proto::last_bytes(&fs, 3));
             let at = r
                 .perms
                 .iter()

@@ -110,41 +110,6 @@ pub fn replay(buckets: &mut Buckets, entries: &[LogEntry]) -> ReplayReport {
     a.report
 }
 
-fn fields_of(b: &[u8]) -> Option<Vec<(u32, Value<'_>)>> {
-    proto::fields(b)
-        .map(|f| f.ok().map(|(n, v, _)| (n, v)))
-        .collect()
-}
-
-fn bytes(fs: &[(u32, Value<'_>)], n: u32) -> Vec<u8> {
-    fs.iter()
-        .rev()
-        .find_map(|(f, v)| match v {
-            Value::Bytes(b) if *f == n => Some(b.to_vec()),
-            _ => None,
-        })
-        .unwrap_or_default()
-}
-
-fn num(fs: &[(u32, Value<'_>)], n: u32) -> u64 {
-    fs.iter()
-        .rev()
-        .find_map(|(f, v)| match v {
-            Value::Varint(x) if *f == n => Some(*x),
-            _ => None,
-        })
-        .unwrap_or(0)
-}
-
-fn all<'a>(fs: &[(u32, Value<'a>)], n: u32) -> Vec<&'a [u8]> {
-    fs.iter()
-        .filter_map(|(f, v)| match v {
-            Value::Bytes(b) if *f == n => Some(*b),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The keys `[key, range_end)` selects, etcd's way: no end is one key,
 /// `\0` is every key from `key` on.
 fn in_range(k: &[u8], key: &[u8], end: &[u8]) -> bool {
@@ -203,7 +168,9 @@ impl Applier<'_> {
                 return;
             }
         }
-        let Some(fs) = fields_of(data) else { return };
+        let Some(fs) = proto::message(data) else {
+            return;
+        };
         if let Some(header) = fs.iter().find_map(|(n, v)| match v {
             Value::Bytes(b) if *n == 100 => Some(*b),
             _ => None,
@@ -259,16 +226,16 @@ impl Applier<'_> {
     /// etcd refuses a request carrying an auth revision older than the
     /// store's (the permissions it was checked against have changed).
     fn auth_current(&self, header: &[u8]) -> bool {
-        let Some(h) = fields_of(header) else {
+        let Some(h) = proto::message(header) else {
             return true;
         };
-        let req_rev = num(&h, 3);
+        let req_rev = proto::last_varint(&h, 3);
         let enabled = self
             .buckets
             .get(b"auth".as_slice())
             .and_then(|b| b.get(b"authEnabled".as_slice()))
             .is_some_and(|v| v.first() == Some(&1));
-        if !enabled || bytes(&h, 2).is_empty() {
+        if !enabled || proto::last_bytes(&h, 2).is_empty() {
             return true;
         }
         let store_rev = self
@@ -304,12 +271,14 @@ impl Applier<'_> {
                     if depth >= MAX_DEPTH {
                         return None;
                     }
-                    let fs = fields_of(&body)?;
-                    let ok = all(&fs, 1).into_iter().all(|c| self.compare(c));
-                    let branch = all(&fs, if ok { 2 } else { 3 });
+                    let fs = proto::message(&body)?;
+                    let ok = proto::repeated_bytes(&fs, 1)
+                        .into_iter()
+                        .all(|c| self.compare(c));
+                    let branch = proto::repeated_bytes(&fs, if ok { 2 } else { 3 });
                     let mut inner = Vec::new();
                     for rop in branch {
-                        let rf = fields_of(rop)?;
+                        let rf = proto::message(rop)?;
                         for (n, v) in &rf {
                             let Value::Bytes(b) = v else { continue };
                             match n {
@@ -442,12 +411,12 @@ impl Applier<'_> {
 
     /// A `Compare` against the keys it names, as etcd's applyCompare.
     fn compare(&self, c: &[u8]) -> bool {
-        let Some(fs) = fields_of(c) else {
+        let Some(fs) = proto::message(c) else {
             return false;
         };
-        let (result, target) = (num(&fs, 1), num(&fs, 2));
-        let key = bytes(&fs, 3);
-        let end = bytes(&fs, 64);
+        let (result, target) = (proto::last_varint(&fs, 1), proto::last_varint(&fs, 2));
+        let key = proto::last_bytes(&fs, 3);
+        let end = proto::last_bytes(&fs, 64);
         let kvs: Vec<&Live> = if end.is_empty() {
             self.live.get(&key).into_iter().collect()
         } else {
@@ -474,11 +443,11 @@ impl Applier<'_> {
         };
         kvs.into_iter().all(|l| {
             let ord = match target {
-                0 => l.version.cmp(&(num(&fs, 4) as i64)),
-                1 => l.create_revision.cmp(&(num(&fs, 5) as i64)),
-                2 => l.mod_revision.cmp(&(num(&fs, 6) as i64)),
-                3 => l.value.as_slice().cmp(bytes(&fs, 7).as_slice()),
-                4 => l.lease.cmp(&(num(&fs, 8) as i64)),
+                0 => l.version.cmp(&(proto::last_varint(&fs, 4) as i64)),
+                1 => l.create_revision.cmp(&(proto::last_varint(&fs, 5) as i64)),
+                2 => l.mod_revision.cmp(&(proto::last_varint(&fs, 6) as i64)),
+                3 => l.value.as_slice().cmp(proto::last_bytes(&fs, 7).as_slice()),
+                4 => l.lease.cmp(&(proto::last_varint(&fs, 8) as i64)),
                 _ => return false,
             };
             match result {
@@ -492,8 +461,10 @@ impl Applier<'_> {
     }
 
     fn compaction(&mut self, body: &[u8]) {
-        let Some(fs) = fields_of(body) else { return };
-        let at = num(&fs, 1) as i64;
+        let Some(fs) = proto::message(body) else {
+            return;
+        };
+        let at = proto::last_varint(&fs, 1) as i64;
         let meta = self.buckets.entry(b"meta".to_vec()).or_default();
         let done = meta
             .get(b"finishedCompactRev".as_slice())
@@ -522,8 +493,13 @@ impl Applier<'_> {
     }
 
     fn lease_grant(&mut self, body: &[u8]) {
-        let Some(fs) = fields_of(body) else { return };
-        let (ttl, id) = (num(&fs, 1) as i64, num(&fs, 2) as i64);
+        let Some(fs) = proto::message(body) else {
+            return;
+        };
+        let (ttl, id) = (
+            proto::last_varint(&fs, 1) as i64,
+            proto::last_varint(&fs, 2) as i64,
+        );
         let leases = self.buckets.entry(b"lease".to_vec()).or_default();
         if id == 0 || leases.contains_key(id.to_be_bytes().as_slice()) {
             self.report.rejected += 1;
@@ -537,8 +513,10 @@ impl Applier<'_> {
     }
 
     fn lease_revoke(&mut self, body: &[u8]) {
-        let Some(fs) = fields_of(body) else { return };
-        let id = num(&fs, 1) as i64;
+        let Some(fs) = proto::message(body) else {
+            return;
+        };
+        let id = proto::last_varint(&fs, 1) as i64;
         if !self.lease_exists(id) || id == 0 {
             self.report.rejected += 1;
             return;
@@ -564,8 +542,14 @@ impl Applier<'_> {
     }
 
     fn alarm(&mut self, body: &[u8]) {
-        let Some(fs) = fields_of(body) else { return };
-        let (action, member, alarm) = (num(&fs, 1), num(&fs, 2), num(&fs, 3));
+        let Some(fs) = proto::message(body) else {
+            return;
+        };
+        let (action, member, alarm) = (
+            proto::last_varint(&fs, 1),
+            proto::last_varint(&fs, 2),
+            proto::last_varint(&fs, 3),
+        );
         let mut key = Vec::new();
         put_varint_field(&mut key, 1, member);
         put_varint_field(&mut key, 2, alarm);
@@ -583,21 +567,21 @@ impl Applier<'_> {
 }
 
 fn put_op(b: &[u8]) -> Option<Op> {
-    let fs = fields_of(b)?;
+    let fs = proto::message(b)?;
     Some(Op::Put {
-        key: bytes(&fs, 1),
-        value: bytes(&fs, 2),
-        lease: num(&fs, 3) as i64,
-        ignore_value: num(&fs, 5) != 0,
-        ignore_lease: num(&fs, 6) != 0,
+        key: proto::last_bytes(&fs, 1),
+        value: proto::last_bytes(&fs, 2),
+        lease: proto::last_varint(&fs, 3) as i64,
+        ignore_value: proto::last_varint(&fs, 5) != 0,
+        ignore_lease: proto::last_varint(&fs, 6) != 0,
     })
 }
 
 fn delete_op(b: &[u8]) -> Option<Op> {
-    let fs = fields_of(b)?;
+    let fs = proto::message(b)?;
     Some(Op::Delete {
-        key: bytes(&fs, 1),
-        end: bytes(&fs, 2),
+        key: proto::last_bytes(&fs, 1),
+        end: proto::last_bytes(&fs, 2),
     })
 }
 

@@ -20,18 +20,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 /// The etcd buckets a record can be identified as belonging to.
-pub const BUCKETS: &[&str] = &[
-    "alarm",
-    "auth",
-    "authRoles",
-    "authUsers",
-    "cluster",
-    "key",
-    "lease",
-    "members",
-    "members_removed",
-    "meta",
-];
+pub use crate::etcd::BUCKETS;
 
 /// One identified record found on a page.
 #[derive(Debug, Clone, Copy)]
