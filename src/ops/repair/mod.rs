@@ -16,6 +16,7 @@
 
 pub mod auth_replay;
 pub mod losses;
+pub mod members_replay;
 pub mod replay;
 pub mod salvage;
 pub mod state;
@@ -1184,13 +1185,10 @@ fn finish(r: &mut RepairReport) {
         .log
         .as_ref()
         .is_some_and(|t| t.unusable.is_some() || (r.replay.is_none() && t.entries_with_effect > 0));
-    let not_replayed = r.replay.as_ref().map_or(0, |p| {
-        p.not_replayed
-            .iter()
-            .filter(|(k, _)| !k.contains("set by snapshot restore"))
-            .map(|(_, v)| *v)
-            .sum::<u64>()
-    });
+    let not_replayed = r
+        .replay
+        .as_ref()
+        .map_or(0, |p| p.not_replayed.values().sum::<u64>());
     // Damage is made good only where it can be checked: `key` revisions
     // above the compaction point (each main revision must be present), and
     // only when the unreadable part has an upper end to check up to.
@@ -1295,7 +1293,7 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
     if let Some(p) = &r.replay {
         writeln!(
             out,
-            "  log replay: entries {}..{} ({}): {} puts, {} deletes, {} txns, {} compactions, {} lease grants, {} revokes, {} auth changes, {} rejected as etcd rejects them; revisions {}..{}",
+            "  log replay: entries {}..{} ({}): {} puts, {} deletes, {} txns, {} compactions, {} lease grants, {} revokes, {} auth changes, {} membership changes, {} rejected as etcd rejects them; revisions {}..{}",
             p.from_index,
             p.to_index,
             p.entries,
@@ -1306,6 +1304,7 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
             p.lease_grants,
             p.lease_revokes,
             p.auth_changes,
+            p.membership_changes,
             p.rejected,
             p.first_revision.unwrap_or(0),
             p.last_revision.unwrap_or(0)

@@ -4,8 +4,8 @@
 //! checks), delete ranges, transactions with their compares evaluated
 //! against the state as it is at that entry (nested, bounded), compaction,
 //! lease grant and revoke (a revoke deletes the lease's keys in one
-//! revision, in key order), alarms, auth (see `auth_replay`), the cluster
-//! version. A request etcd would reject (a lease that does not exist, a
+//! revision, in key order), alarms, auth (see `auth_replay`), membership
+//! (see `members_replay`), the cluster version. A request etcd would reject (a lease that does not exist, a
 //! stale auth revision) changes nothing, as in etcd. Requests whose effect
 //! this does not reproduce are counted, never guessed.
 #![forbid(unsafe_code)]
@@ -40,6 +40,8 @@ pub struct ReplayReport {
     pub lease_revokes: u64,
     /// Auth changes applied (users, roles, permissions, enable/disable).
     pub auth_changes: u64,
+    /// Conf changes and member attributes applied to the member buckets.
+    pub membership_changes: u64,
     /// Requests etcd rejects at apply (they change nothing).
     pub rejected: u64,
     /// Requests whose effect is not reproduced, by name.
@@ -86,12 +88,11 @@ pub fn replay(buckets: &mut Buckets, entries: &[LogEntry]) -> ReplayReport {
         if e.entry_type == 0 && !e.data.is_empty() {
             a.normal(&e.data);
         } else if e.entry_type != 0 {
-            // Membership: `snapshot restore` writes the restored member's
-            // own membership, so conf changes are not reproduced.
-            *a.report
-                .not_replayed
-                .entry("conf-change (membership is set by snapshot restore)".into())
-                .or_default() += 1;
+            if super::members_replay::conf_change(a.buckets, &e.data) {
+                a.report.membership_changes += 1;
+            } else {
+                a.report.rejected += 1;
+            }
         }
     }
     if let Some(last) = entries.last() {
@@ -149,11 +150,15 @@ impl Applier<'_> {
                         .entry(b"cluster".to_vec())
                         .or_default()
                         .insert(b"clusterVersion".to_vec(), value.into_bytes());
+                } else if method == "PUT"
+                    && super::members_replay::attributes(self.buckets, &path, &value)
+                {
+                    self.report.membership_changes += 1;
                 } else {
                     *self
                         .report
                         .not_replayed
-                        .entry("v2 request (member attributes: set by snapshot restore)".into())
+                        .entry(format!("v2 {method} {path}"))
                         .or_default() += 1;
                 }
                 return;
