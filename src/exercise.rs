@@ -141,3 +141,19 @@ pub fn k8s(data: &[u8]) -> usize {
 pub fn repair(data: &[u8]) -> usize {
     crate::ops::repair::dry_run(data)
 }
+
+/// Parse `data` as a static-pod manifest and its lines as URLs, as
+/// `doctor` does.
+pub fn doctor(data: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(data);
+    let mut n = crate::doctor::manifest::parse(std::path::Path::new("etcd.yaml"), &text)
+        .map_or(0, |m| {
+            let mut flags = crate::doctor::manifest::Flags::parse(&m.command);
+            flags.fill(&m.env_flags);
+            flags.list("initial-cluster").len() + m.mounts.len() + 1
+        });
+    for line in text.lines().take(64) {
+        n += usize::from(crate::doctor::manifest::parse_url(line).is_ok());
+    }
+    n
+}
