@@ -128,3 +128,44 @@ fn builtin_schema_is_reproducible_from_testdata_and_facts() {
         "src/k8s/schema.txt is stale: regenerate with `etcd-rescue k8s infer-schema ../shared/k8s-testdata/* --facts src/k8s/facts.txt > src/k8s/schema.txt`"
     );
 }
+
+/// With `ETCD_RESCUE_K8S_API=DIR` (a kubernetes/api + apimachinery checkout
+/// assembled by the user; none is shipped), the schema `--k8s-api DIR`
+/// builds must decode every testdata object whose kind it knows to the JSON
+/// beside it. Prints the figure per testdata folder; fails on any mismatch.
+#[test]
+fn k8s_api_checkout_schema_decodes_testdata() {
+    let Ok(api) = std::env::var("ETCD_RESCUE_K8S_API") else {
+        eprintln!("SKIPPED: set ETCD_RESCUE_K8S_API to a kubernetes/api checkout");
+        return;
+    };
+    let Some(root) = testdata() else { return };
+    let schema = etcd_rescue::k8s::gotypes::load(std::path::Path::new(&api)).expect("load");
+    let mut failures = Vec::new();
+    for dir in folders(&root) {
+        let (mut ok, mut tried) = (0, 0);
+        for pair in infer::read_pairs(std::slice::from_ref(&dir)).unwrap() {
+            let env = envelope::Envelope::parse(&pair.stored).expect("envelope");
+            if env.kind.is_empty() || schema.kind(env.api_version, env.kind).is_none() {
+                continue;
+            }
+            tried += 1;
+            let got = decode::decode_envelope(&schema, &env);
+            match first_difference(&got.object, &pair.json, "") {
+                None if got.notes.is_empty() => ok += 1,
+                diff => failures.push(format!(
+                    "{}/{}: {:.300} {:.200?}",
+                    dir.file_name().unwrap().to_string_lossy(),
+                    pair.name,
+                    diff.unwrap_or_default(),
+                    got.notes.first()
+                )),
+            }
+        }
+        println!(
+            "--k8s-api {api}: {ok}/{tried} kinds decode exactly in {}",
+            dir.file_name().unwrap().to_string_lossy()
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
