@@ -475,8 +475,9 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
                 }
             } else if name.ends_with(".go")
                 && !name.ends_with("_test.go")
-                && !name.starts_with("zz_generated")
-                && !name.contains("generated")
+                // Generated code holds no API types, but register-gen's
+                // file is where newer packages declare their GroupName.
+                && (!name.contains("generated") || name == "zz_generated.register.go")
             {
                 out.push(p);
             }
@@ -579,7 +580,7 @@ mod tests {
     }
 
     /// Go written for this test in the shapes real API packages use that
-    /// the first parser missed: the group only in register.go's
+    /// the first parser missed: the group only in (zz_generated.)register.go.s
     /// `const GroupName`, a module-cache directory (`api@v0.0.1`), a block
     /// comment holding a backtick inside a struct, a trailing comment, a
     /// `proto:` tag key before `protobuf:`, tags without `opt` (`bytes,2,
@@ -602,7 +603,13 @@ mod tests {
         std::fs::create_dir_all(&demo).unwrap();
         std::fs::write(meta.join("types.go"), REAL_META).unwrap();
         std::fs::write(demo.join("types.go"), REAL_DEMO_TYPES).unwrap();
-        std::fs::write(demo.join("register.go"), REAL_DEMO_REGISTER).unwrap();
+        // Newer packages: the GroupName only in register-gen's output.
+        std::fs::write(demo.join("zz_generated.register.go"), REAL_DEMO_REGISTER).unwrap();
+        std::fs::write(
+            demo.join("zz_generated.deepcopy.go"),
+            "package v1\n\ntype Gadget struct {\n}\n",
+        )
+        .unwrap();
         let schema = load(tmp.path()).unwrap();
         let t = schema
             .kind("gadgets.example.com/v1", "Gadget")
