@@ -580,7 +580,7 @@ mod tests {
     }
 
     /// Go written for this test in the shapes real API packages use that
-    /// the first parser missed: the group only in (zz_generated.)register.go.s
+    /// the first parser missed: the group only in register.go's or register-gen's
     /// `const GroupName`, a module-cache directory (`api@v0.0.1`), a block
     /// comment holding a backtick inside a struct, a trailing comment, a
     /// `proto:` tag key before `protobuf:`, tags without `opt` (`bytes,2,
