@@ -336,7 +336,9 @@ fn get(
                 .map_or(0, |d| d.as_secs() as i64);
             let kind_headers = columns::headers(&res.group, &res.kind);
             headers.extend(kind_headers.iter().copied());
+            let kind_wide = columns::wide_headers(&res.group, &res.kind);
             if wide.is_some() {
+                headers.extend(kind_wide.iter().copied());
                 headers.extend(["KIND", "RESOURCE-VERSION", "SIZE", "STORED-AS"]);
             }
             let rows: Vec<Vec<String>> = objects
@@ -361,6 +363,10 @@ fn get(
                         }
                     }
                     if wide.is_some() {
+                        match &ob.object {
+                            Some(o) => r.extend(columns::wide_cells(&res.group, &res.kind, o)),
+                            None => r.extend(kind_wide.iter().map(|_| "<unknown>".to_string())),
+                        }
                         r.push(format!("{}/{}", ob.api_version(), ob.kind()));
                         r.push(ob.mod_revision.to_string());
                         r.push(ob.size.to_string());

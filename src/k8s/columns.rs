@@ -290,6 +290,134 @@ pub fn cells(group: &str, kind: &str, o: &Value, now: i64) -> Vec<String> {
     }
 }
 
+/// The extra columns kubectl adds with `-o wide` for `kind`.
+pub fn wide_headers(group: &str, kind: &str) -> Vec<&'static str> {
+    let h: &[&str] = match (group, kind) {
+        ("", "Pod") => &["IP", "NODE", "NOMINATED NODE", "READINESS GATES"],
+        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet")
+        | ("", "ReplicationController")
+        | ("batch", "Job" | "CronJob") => &["CONTAINERS", "IMAGES", "SELECTOR"],
+        ("apps", "StatefulSet") => &["CONTAINERS", "IMAGES"],
+        ("", "Service") => &["SELECTOR"],
+        ("", "Node") => &[
+            "INTERNAL-IP",
+            "EXTERNAL-IP",
+            "OS-IMAGE",
+            "KERNEL-VERSION",
+            "CONTAINER-RUNTIME",
+        ],
+        _ => &[],
+    };
+    h.to_vec()
+}
+
+/// The cells of `wide_headers(group, kind)` for one object.
+pub fn wide_cells(group: &str, kind: &str, o: &Value) -> Vec<String> {
+    let template = |path: &str| {
+        let cs = arr(o, path);
+        let join = |f: &str| cs.iter().map(|c| s(c, f)).collect::<Vec<_>>().join(",");
+        (join("name"), join("image"))
+    };
+    match (group, kind) {
+        ("", "Pod") => {
+            let gates = arr(o, "spec.readinessGates");
+            let gates = if gates.is_empty() {
+                "<none>".to_string()
+            } else {
+                let conds = arr(o, "status.conditions");
+                let ok = gates
+                    .iter()
+                    .filter(|g| {
+                        conds.iter().any(|c| {
+                            s(c, "type") == s(g, "conditionType") && s(c, "status") == "True"
+                        })
+                    })
+                    .count();
+                format!("{ok}/{}", gates.len())
+            };
+            vec![
+                or_none(s(o, "status.podIP")),
+                or_none(s(o, "spec.nodeName")),
+                or_none(s(o, "status.nominatedNodeName")),
+                gates,
+            ]
+        }
+        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet") | ("batch", "Job") => {
+            let (c, i) = template("spec.template.spec.containers");
+            vec![c, i, or_none(selector(get(o, "spec.selector")))]
+        }
+        ("", "ReplicationController") => {
+            let (c, i) = template("spec.template.spec.containers");
+            vec![c, i, or_none(labels(get(o, "spec.selector")))]
+        }
+        ("batch", "CronJob") => {
+            let (c, i) = template("spec.jobTemplate.spec.template.spec.containers");
+            vec![
+                c,
+                i,
+                or_none(selector(get(o, "spec.jobTemplate.spec.selector"))),
+            ]
+        }
+        ("apps", "StatefulSet") => {
+            let (c, i) = template("spec.template.spec.containers");
+            vec![c, i]
+        }
+        ("", "Service") => vec![or_none(labels(get(o, "spec.selector")))],
+        ("", "Node") => {
+            let addr = |t: &str| {
+                arr(o, "status.addresses")
+                    .iter()
+                    .find(|a| s(a, "type") == t)
+                    .map(|a| s(a, "address"))
+                    .unwrap_or_default()
+            };
+            vec![
+                or_none(addr("InternalIP")),
+                or_none(addr("ExternalIP")),
+                s(o, "status.nodeInfo.osImage"),
+                s(o, "status.nodeInfo.kernelVersion"),
+                s(o, "status.nodeInfo.containerRuntimeVersion"),
+            ]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A label selector as kubectl prints it: `app=web,tier in (a,b)`,
+/// requirements sorted by key.
+fn selector(sel: Option<&Value>) -> String {
+    let Some(sel) = sel.filter(|v| v.is_object()) else {
+        return String::new();
+    };
+    let mut reqs: Vec<(String, String)> = Vec::new();
+    if let Some(Value::Object(m)) = sel.get("matchLabels") {
+        for (k, v) in m {
+            reqs.push((k.clone(), format!("{k}={}", v.as_str().unwrap_or_default())));
+        }
+    }
+    for e in arr(sel, "matchExpressions") {
+        let k = s(e, "key");
+        let mut vals: Vec<String> = arr(e, "values")
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
+        vals.sort();
+        let r = match s(e, "operator").as_str() {
+            "In" => format!("{k} in ({})", vals.join(",")),
+            "NotIn" => format!("{k} notin ({})", vals.join(",")),
+            "Exists" => k.clone(),
+            "DoesNotExist" => format!("!{k}"),
+            op => format!("{k} {op} ({})", vals.join(",")),
+        };
+        reqs.push((k, r));
+    }
+    reqs.sort_by(|a, b| a.0.cmp(&b.0));
+    reqs.into_iter()
+        .map(|(_, r)| r)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// Ready containers, containers, restarts and the age of the last restart.
 fn pod_counts(o: &Value, now: i64) -> (usize, usize, i64, Option<String>) {
     let total = arr(o, "spec.containers").len();
@@ -711,6 +839,19 @@ mod tests {
             ["60s", "Warning", "BackOff", "pod/web", "Back-off"]
         );
         assert_eq!(headers("", "Event")[0], "LAST SEEN");
+        let dw = json!({"spec": {"selector": {"matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]},
+                {"key": "canary", "operator": "DoesNotExist"}]},
+            "template": {"spec": {"containers": [{"name": "c", "image": "nginx:1"}, {"name": "s", "image": "envoy"}]}}}});
+        assert_eq!(
+            wide_cells("apps", "Deployment", &dw),
+            ["c,s", "nginx:1,envoy", "app=web,!canary,tier in (a,b)"]
+        );
+        let pw = json!({"spec": {"nodeName": "n1"}, "status": {"podIP": "10.1.1.1"}});
+        assert_eq!(
+            wide_cells("", "Pod", &pw),
+            ["10.1.1.1", "n1", "<none>", "<none>"]
+        );
         let ep = json!({"metadata": {"name": "e"}, "subsets": [{"addresses": [
             {"ip": "1.1.1.1"}, {"ip": "1.1.1.2"}, {"ip": "1.1.1.3"}, {"ip": "1.1.1.4"}],
             "ports": [{"port": 80}]}]});
