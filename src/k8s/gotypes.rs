@@ -224,7 +224,29 @@ fn group_const(line: &str) -> Option<String> {
     Some(value.to_string())
 }
 
+/// Whether a build constraint before the package clause excludes the file
+/// from every build (`//go:build ignore`, `// +build ignore`), as generator
+/// programs kept beside the types are.
+fn build_ignored(text: &str) -> bool {
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with("package ") {
+            return false;
+        }
+        let expr = l
+            .strip_prefix("//go:build ")
+            .or_else(|| l.strip_prefix("// +build "));
+        if expr.is_some_and(|e| e.split_whitespace().any(|w| w == "ignore" || w == "tools")) {
+            return true;
+        }
+    }
+    false
+}
+
 fn parse_file(text: &str, pkg: &mut Package) {
+    if build_ignored(text) {
+        return;
+    }
     for line in text.lines() {
         if let Some(g) = line.trim().strip_prefix("// +groupName=") {
             pkg.group = Some(g.trim().to_string());
@@ -587,7 +609,8 @@ mod tests {
     /// name=x`) or with `req` and no name, `type A = B` aliases, an embedded
     /// struct with its own JSON name (not inlined), TypeMeta embedded
     /// without a tag, `json:"-"`, a nested anonymous struct, grouped `type (`
-    /// declarations, a single-line import and `struct{}`.
+    /// declarations, a single-line import, `struct{}` and a `//go:build ignore`
+    /// file.
     const REAL_META: &str = "/*\nheader\n*/\npackage v1\n\nimport \"k8s.io/apimachinery/pkg/types\"\n\ntype TypeMeta struct {\n\tKind string `json:\"kind,omitempty\" protobuf:\"bytes,1,opt,name=kind\"`\n}\n\ntype ObjectMeta struct {\n\tName string `json:\"name,omitempty\" protobuf:\"bytes,1,opt,name=name\"`\n\tUID types.UID `json:\"uid,omitempty\" protobuf:\"bytes,5,opt,name=uid,casttype=k8s.io/apimachinery/pkg/types.UID\"`\n\tCreationTimestamp Time `json:\"creationTimestamp,omitempty,omitzero\" protobuf:\"bytes,8,opt,name=creationTimestamp\"`\n}\n\ntype Time struct {\n\ttime.Time `protobuf:\"-\"`\n}\n\ntype Patch struct{}\n";
     const REAL_DEMO_TYPES: &str = "package v1\n\nimport (\n\tmetav1 \"k8s.io/apimachinery/pkg/apis/meta/v1\"\n)\n\n// Gadget is made up.\ntype Gadget struct {\n\tmetav1.TypeMeta\n\tmetav1.ObjectMeta `json:\"metadata,omitempty\" protobuf:\"bytes,1,opt,name=metadata\"`\n\t/*\n\t\tAn old note with a `backtick` and {braces}.\n\t*/\n\tSpec GadgetSpec `json:\"spec\" protobuf:\"bytes,2,name=spec\"` // trailing { comment\n\tGadgetStatus `json:\"status,omitempty\" protobuf:\"bytes,3,opt,name=status\"`\n\tLocal bool `json:\"-\"`\n\tScratch struct {\n\t\tX string `json:\"x\" protobuf:\"bytes,9,opt,name=x\"`\n\t} `json:\"scratch\"`\n}\n\ntype (\n\tMode string\n\tModeAlias = Mode\n)\n\ntype GadgetSpec struct {\n\tGadgetCommon `json:\",inline\" protobuf:\"bytes,1,req\"`\n\tRule string `proto:\"rule\" json:\"rule,omitempty\" protobuf:\"bytes,3,opt,name=rule\"`\n\tMode *ModeAlias `json:\"mode,omitempty\" protobuf:\"bytes,4,opt,name=mode,casttype=Mode\"`\n}\n\ntype GadgetCommon struct {\n\tCount int32 `json:\"count,omitempty\" protobuf:\"varint,2,name=count\"`\n}\n\ntype GadgetStatus struct {\n\tPhase string `json:\"phase,omitempty\" protobuf:\"bytes,1,opt,name=phase\"`\n}\n";
     const REAL_DEMO_REGISTER: &str = "package v1\n\n// GroupName is the group name use in this package\nconst GroupName = \"gadgets.example.com\"\n\nvar SchemeGroupVersion = schema.GroupVersion{Group: GroupName, Version: \"v1\"}\n\nfunc addKnownTypes(scheme *runtime.Scheme) error {\n\treturn nil\n}\n";
@@ -608,6 +631,12 @@ mod tests {
         std::fs::write(
             demo.join("zz_generated.deepcopy.go"),
             "package v1\n\ntype Gadget struct {\n}\n",
+        )
+        .unwrap();
+        // A generator program beside the types, excluded by its build tag.
+        std::fs::write(
+            demo.join("gen.go"),
+            "//go:build ignore\n\npackage main\n\ntype GadgetSpec struct {\n}\n",
         )
         .unwrap();
         let schema = load(tmp.path()).unwrap();
