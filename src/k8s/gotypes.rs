@@ -28,6 +28,8 @@ struct GoField {
     go_type: String,
     json: String,
     omitempty: bool,
+    /// Go 1.24's `omitzero`: omitted when zero, structs (Time) included.
+    omitzero: bool,
     inline: bool,
     number: Option<u32>,
 }
@@ -155,7 +157,8 @@ fn parse_field(line: &str) -> Option<GoField> {
     Some(GoField {
         go_type,
         json: name.clone(),
-        omitempty: opts.contains(&"omitempty") || opts.contains(&"omitzero"),
+        omitempty: opts.contains(&"omitempty"),
+        omitzero: opts.contains(&"omitzero"),
         inline: name.is_empty() && (opts.contains(&"inline") || embedded),
         number,
     })
@@ -460,15 +463,19 @@ impl Builder<'_> {
             let repeated = bare.starts_with("[]") && bare != "[]byte";
             let elem = if repeated { &bare[2..] } else { bare };
             let ty = self.ty(pkg, elem, 0);
-            let scalar = matches!(ty, Ty::String | Ty::Bool | Ty::Int);
             out.push(Field {
                 number,
                 json: if f.inline { "-".into() } else { f.json.clone() },
-                ty,
                 repeated,
                 inline: f.inline,
-                ptr: ptr && (scalar || !f.omitempty),
-                always: !f.omitempty && !f.inline,
+                // A field without omitempty/omitzero prints when absent
+                // (null, or the scalar's zero). Go would also print a
+                // non-pointer struct with omitempty, but the apiserver's
+                // protobuf always carries those, so absence means a field
+                // newer than the writer, which the writer's JSON omits.
+                always: !f.inline && !f.omitempty && !f.omitzero,
+                ptr,
+                ty,
             });
         }
         out.sort_by_key(|f| f.number);
