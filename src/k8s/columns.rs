@@ -123,6 +123,23 @@ fn or_none(x: String) -> String {
     }
 }
 
+fn unset(x: String) -> String {
+    if x.is_empty() {
+        "<unset>".into()
+    } else {
+        x
+    }
+}
+
+/// `Terminating` once a deletion is requested, else `phase`.
+fn terminating_or(o: &Value, phase: String) -> String {
+    if get(o, "metadata.deletionTimestamp").is_some_and(Value::is_string) {
+        "Terminating".into()
+    } else {
+        phase
+    }
+}
+
 /// The age of the timestamp at `path` relative to `now`, or `<unknown>`.
 fn age_of(v: &Value, path: &str, now: i64) -> String {
     match get(v, path).and_then(Value::as_str).and_then(parse_rfc3339) {
@@ -249,19 +266,20 @@ pub fn cells(group: &str, kind: &str, o: &Value, now: i64) -> Vec<String> {
                 s(o, "spec.capacity.storage"),
                 access_modes(arr(o, "spec.accessModes")),
                 s(o, "spec.persistentVolumeReclaimPolicy"),
-                s(o, "status.phase"),
+                terminating_or(o, s(o, "status.phase")),
                 claim,
                 s(o, "spec.storageClassName"),
-                or_none(s(o, "spec.volumeAttributesClassName")),
+                unset(s(o, "spec.volumeAttributesClassName")),
                 s(o, "status.reason"),
                 age,
             ]
         }
         ("", "PersistentVolumeClaim") => {
-            let bound = s(o, "status.phase") == "Bound";
+            // Capacity and access modes once a volume is named, as kubectl.
+            let bound = !s(o, "spec.volumeName").is_empty();
             vec![
                 name,
-                s(o, "status.phase"),
+                terminating_or(o, s(o, "status.phase")),
                 s(o, "spec.volumeName"),
                 if bound {
                     s(o, "status.capacity.storage")
@@ -273,14 +291,14 @@ pub fn cells(group: &str, kind: &str, o: &Value, now: i64) -> Vec<String> {
                 } else {
                     String::new()
                 },
-                or_none(s(o, "spec.storageClassName")),
-                or_none(s(o, "spec.volumeAttributesClassName")),
+                s(o, "spec.storageClassName"),
+                unset(s(o, "spec.volumeAttributesClassName")),
                 age,
             ]
         }
         ("", "Event") | ("events.k8s.io", "Event") => event_cells(o, now),
         ("coordination.k8s.io", "Lease") => {
-            vec![name, or_none(s(o, "spec.holderIdentity")), age]
+            vec![name, s(o, "spec.holderIdentity"), age]
         }
         ("", "Endpoints") => vec![name, or_none(endpoints(o)), age],
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
@@ -839,6 +857,18 @@ mod tests {
             ["60s", "Warning", "BackOff", "pod/web", "Back-off"]
         );
         assert_eq!(headers("", "Event")[0], "LAST SEEN");
+        let pvc = json!({"metadata": {"name": "c"}, "spec": {"storageClassName": "fast"},
+            "status": {"phase": "Pending", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"]}});
+        assert_eq!(
+            cells("", "PersistentVolumeClaim", &pvc, NOW)[1..7],
+            ["Pending", "", "", "", "fast", "<unset>"]
+        );
+        let bound = json!({"metadata": {"name": "c"}, "spec": {"volumeName": "pv-1"},
+            "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce", "ReadWriteOncePod"]}});
+        assert_eq!(
+            cells("", "PersistentVolumeClaim", &bound, NOW)[1..5],
+            ["Bound", "pv-1", "1Gi", "RWO,RWOP"]
+        );
         let dw = json!({"spec": {"selector": {"matchLabels": {"app": "web"},
             "matchExpressions": [{"key": "tier", "operator": "In", "values": ["b", "a"]},
                 {"key": "canary", "operator": "DoesNotExist"}]},
