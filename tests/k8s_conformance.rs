@@ -128,3 +128,133 @@ fn builtin_schema_is_reproducible_from_testdata_and_facts() {
         "src/k8s/schema.txt is stale: regenerate with `etcd-rescue k8s infer-schema ../shared/k8s-testdata/* --facts src/k8s/facts.txt > src/k8s/schema.txt`"
     );
 }
+
+/// With `ETCD_RESCUE_K8S_API=DIR` (a kubernetes/api + apimachinery checkout
+/// assembled by the user; none is shipped), the schema `--k8s-api DIR`
+/// builds must decode every testdata object whose kind it knows to the JSON
+/// beside it. Prints the figure per testdata folder; fails on any mismatch.
+#[test]
+fn k8s_api_checkout_schema_decodes_testdata() {
+    let Ok(api) = std::env::var("ETCD_RESCUE_K8S_API") else {
+        eprintln!("SKIPPED: set ETCD_RESCUE_K8S_API to a kubernetes/api checkout");
+        return;
+    };
+    let Some(root) = testdata() else { return };
+    let schema = etcd_rescue::k8s::gotypes::load(std::path::Path::new(&api)).expect("load");
+    let mut failures = Vec::new();
+    for dir in folders(&root) {
+        let (mut ok, mut tried) = (0, 0);
+        for pair in infer::read_pairs(std::slice::from_ref(&dir)).unwrap() {
+            let env = envelope::Envelope::parse(&pair.stored).expect("envelope");
+            if env.kind.is_empty() || schema.kind(env.api_version, env.kind).is_none() {
+                continue;
+            }
+            tried += 1;
+            let got = decode::decode_envelope(&schema, &env);
+            match first_difference(&got.object, &pair.json, "") {
+                None if got.notes.is_empty() => ok += 1,
+                diff => failures.push(format!(
+                    "{}/{}: {:.300} {:.200?}",
+                    dir.file_name().unwrap().to_string_lossy(),
+                    pair.name,
+                    diff.unwrap_or_default(),
+                    got.notes.first()
+                )),
+            }
+        }
+        println!(
+            "--k8s-api {api}: {ok}/{tried} kinds decode exactly in {}",
+            dir.file_name().unwrap().to_string_lossy()
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// With `ETCD_RESCUE_K8S_API=DIR`, a report: the fields where the checkout's
+/// schema and the built-in one, reached from the same kind by the same
+/// field numbers, decode differently (JSON name, type, list, and the
+/// presence rules that matter: pointer and omitempty for scalars, omitempty
+/// otherwise). Differences are expected where the checkout's Go version
+/// differs from the test data's, and where the built-in schema's facts are
+/// coarser than Go (kinds that are never stored); they are printed for
+/// review, not failed on.
+#[test]
+fn k8s_api_checkout_schema_compared_with_builtin() {
+    let Ok(api) = std::env::var("ETCD_RESCUE_K8S_API") else {
+        eprintln!("SKIPPED: set ETCD_RESCUE_K8S_API to a kubernetes/api checkout");
+        return;
+    };
+    let ours = etcd_rescue::k8s::gotypes::load(std::path::Path::new(&api)).expect("load");
+    let builtin = schema::builtin();
+    let mut seen = std::collections::HashSet::new();
+    let mut diffs = Vec::new();
+    let mut compared = 0;
+    let mut stack: Vec<(usize, usize, String)> = Vec::new();
+    for ((v, k), t) in &ours.kinds {
+        if let Some(b) = builtin.kind(v, k) {
+            stack.push((*t, b, format!("{v} {k}")));
+        }
+    }
+    while let Some((a, b, path)) = stack.pop() {
+        if !seen.insert((a, b)) {
+            continue;
+        }
+        for fa in &ours.types[a].fields {
+            let Some(fb) = builtin.types[b].field(fa.number) else {
+                continue;
+            };
+            if fa.inline || fb.inline {
+                // The same members, grouped differently.
+                continue;
+            }
+            compared += 1;
+            let p = format!("{path}.{}", fa.json);
+            let scalar = |t: &schema::Ty| {
+                matches!(
+                    t,
+                    schema::Ty::String | schema::Ty::Int | schema::Ty::Bool | schema::Ty::Bytes
+                )
+            };
+            let same_ty = match (&fa.ty, &fb.ty) {
+                (schema::Ty::Msg(x), schema::Ty::Msg(y)) => {
+                    stack.push((*x, *y, p.clone()));
+                    true
+                }
+                (schema::Ty::Map(x), schema::Ty::Map(y)) => {
+                    if let (schema::Ty::Msg(x), schema::Ty::Msg(y)) = (&**x, &**y) {
+                        stack.push((*x, *y, p.clone()));
+                    }
+                    std::mem::discriminant(&**x) == std::mem::discriminant(&**y)
+                }
+                (x, y) => x == y,
+            };
+            let presence = |f: &schema::Field| {
+                if scalar(&f.ty) && !f.repeated {
+                    (f.ptr, f.always)
+                } else {
+                    // Absent and printed, a message shows null either way.
+                    (false, f.always)
+                }
+            };
+            if !same_ty
+                || fa.json != fb.json
+                || fa.repeated != fb.repeated
+                || presence(fa) != presence(fb)
+            {
+                diffs.push(format!(
+                    "{p} #{}: ours {:?} {} rep={} ptr={} always={}, built-in {:?} {} rep={} ptr={} always={}",
+                    fa.number, fa.ty, fa.json, fa.repeated, fa.ptr, fa.always,
+                    fb.ty, fb.json, fb.repeated, fb.ptr, fb.always
+                ));
+            }
+        }
+    }
+    diffs.sort();
+    diffs.dedup();
+    println!(
+        "--k8s-api {api}: {compared} fields compared with the built-in schema, {} decode differently:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+    assert!(compared > 0);
+}

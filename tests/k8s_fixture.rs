@@ -436,6 +436,75 @@ fn fixture_objects_decode_and_print_as_kubectl_prints_them() {
             .remove("resourceVersion");
         assert_eq!(got, want, "{key}");
     }
+    // get without -o: kubectl's default columns per kind, NAMESPACE first
+    // with -A, cells computed from the decoded objects.
+    let table = |args: &[&str]| -> Vec<Vec<String>> {
+        let o = Command::new(bin)
+            .args(["k8s", "get"])
+            .arg(&db_dir)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| {
+                l.split("   ")
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect()
+    };
+    for (args, want) in [
+        (
+            &["pods", "-A"][..],
+            &["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"][..],
+        ),
+        (
+            &["deploy", "-A"],
+            &[
+                "NAMESPACE",
+                "NAME",
+                "READY",
+                "UP-TO-DATE",
+                "AVAILABLE",
+                "AGE",
+            ],
+        ),
+        (
+            &["svc", "-A"],
+            &[
+                "NAMESPACE",
+                "NAME",
+                "TYPE",
+                "CLUSTER-IP",
+                "EXTERNAL-IP",
+                "PORT(S)",
+                "AGE",
+            ],
+        ),
+        (&["cm", "-n", "default"], &["NAME", "DATA", "AGE"]),
+        (
+            &["secrets", "-A"],
+            &["NAMESPACE", "NAME", "TYPE", "DATA", "AGE"],
+        ),
+        (&["ns"], &["NAME", "STATUS", "AGE"]),
+        (&["crd"], &["NAME", "CREATED AT"]),
+    ] {
+        let t = table(args);
+        assert!(t.len() > 1, "{args:?}: no rows");
+        assert_eq!(t[0], want, "{args:?}");
+        for row in &t[1..] {
+            assert!(row.len() <= want.len(), "{args:?}: {row:?}");
+        }
+    }
+    let deps = table(&["deploy", "-n", "default", "scaled-to-zero"]);
+    assert_eq!(
+        deps[1][..4],
+        ["scaled-to-zero", "0/0", "0", "0"],
+        "{deps:?}"
+    );
     println!(
         "k8s fixture: extract wrote {} files; --for-apply {} files, all read by kubectl",
         checked + 4,

@@ -6,7 +6,7 @@ use super::keyspace_commands::{bolt, damage_note, index, open};
 use super::Failure;
 use clap::Subcommand;
 use etcd_rescue::k8s::render::{kubectl_json, kubectl_yaml, ListStream};
-use etcd_rescue::k8s::schema;
+use etcd_rescue::k8s::{columns, schema};
 use etcd_rescue::ops::exit;
 use etcd_rescue::ops::k8s::{self, K8sObject, Selection, ShowOptions};
 use std::io::{Read, Write};
@@ -222,24 +222,6 @@ fn print_one(
     }
 }
 
-fn age(o: &K8sObject) -> String {
-    let Some(ts) = o.object.as_ref().and_then(|x| {
-        x.get("metadata")?
-            .get("creationTimestamp")?
-            .as_str()
-            .map(str::to_string)
-    }) else {
-        return "<unknown>".into();
-    };
-    let Some(t) = etcd_rescue::k8s::time::parse_rfc3339(&ts) else {
-        return "<unknown>".into();
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    etcd_rescue::k8s::time::human_age(now - t)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn get(
     schema: &schema::Schema,
@@ -347,8 +329,16 @@ fn get(
             if all {
                 headers.push("NAMESPACE");
             }
-            headers.extend(["NAME", "AGE"]);
+            // kubectl's default columns for the kind; ages count from now,
+            // as kubectl's do.
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let kind_headers = columns::headers(&res.group, &res.kind);
+            headers.extend(kind_headers.iter().copied());
+            let kind_wide = columns::wide_headers(&res.group, &res.kind);
             if wide.is_some() {
+                headers.extend(kind_wide.iter().copied());
                 headers.extend(["KIND", "RESOURCE-VERSION", "SIZE", "STORED-AS"]);
             }
             let rows: Vec<Vec<String>> = objects
@@ -358,9 +348,25 @@ fn get(
                     if all {
                         r.push(ob.namespace().unwrap_or_default());
                     }
-                    r.push(ob.name());
-                    r.push(age(ob));
+                    match &ob.object {
+                        Some(o) => r.extend(columns::cells(&res.group, &res.kind, o, now)),
+                        None => {
+                            // Undecodable: the name where kubectl has one, the
+                            // rest unknown.
+                            for h in &kind_headers {
+                                r.push(if *h == "NAME" {
+                                    ob.name()
+                                } else {
+                                    "<unknown>".into()
+                                });
+                            }
+                        }
+                    }
                     if wide.is_some() {
+                        match &ob.object {
+                            Some(o) => r.extend(columns::wide_cells(&res.group, &res.kind, o)),
+                            None => r.extend(kind_wide.iter().map(|_| "<unknown>".to_string())),
+                        }
                         r.push(format!("{}/{}", ob.api_version(), ob.kind()));
                         r.push(ob.mod_revision.to_string());
                         r.push(ob.size.to_string());

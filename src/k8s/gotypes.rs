@@ -6,7 +6,8 @@
 //! the Go type gives pointer-ness, repetition, maps and the special types
 //! (Time, MicroTime, Duration, IntOrString, Quantity, RawExtension, FieldsV1).
 //! Kinds are the structs that embed TypeMeta, in packages whose `doc.go`
-//! names their group (`+groupName=`). Only the user's checkout is read; no
+//! names their group (`+groupName=`) or whose register.go declares
+//! `const GroupName = "..."`. Only the user's checkout is read; no
 //! Kubernetes source is part of this program.
 #![forbid(unsafe_code)]
 
@@ -27,6 +28,8 @@ struct GoField {
     go_type: String,
     json: String,
     omitempty: bool,
+    /// Go 1.24's `omitzero`: omitted when zero, structs (Time) included.
+    omitzero: bool,
     inline: bool,
     number: Option<u32>,
 }
@@ -36,7 +39,10 @@ struct GoField {
 struct Package {
     decls: BTreeMap<String, Decl>,
     imports: HashMap<String, String>,
+    /// From a `// +groupName=` marker (doc.go).
     group: Option<String>,
+    /// From `const GroupName = "..."` (register.go).
+    const_group: Option<String>,
 }
 
 /// Why a checkout cannot be loaded.
@@ -49,24 +55,32 @@ pub enum LoadError {
 }
 
 /// The package key of a directory: the path after `k8s.io/api/` or
-/// `k8s.io/apimachinery/` if present, else relative to the root.
+/// `k8s.io/apimachinery/` if present, else relative to the root. A Go
+/// module cache names its directories `api@v0.31.0`: the `@version` of a
+/// path segment is ignored.
 fn package_key(root: &Path, dir: &Path) -> String {
     let rel = dir
         .strip_prefix(root)
         .unwrap_or(dir)
         .to_string_lossy()
         .replace('\\', "/");
+    let rel = rel
+        .split('/')
+        .map(|seg| seg.split_once('@').map_or(seg, |(name, _)| name))
+        .collect::<Vec<_>>()
+        .join("/");
+    let rel = format!("/{rel}");
     for marker in [
-        "k8s.io/api/",
-        "k8s.io/apimachinery/",
-        "apimachinery/",
-        "api/",
+        "/k8s.io/api/",
+        "/k8s.io/apimachinery/",
+        "/apimachinery/",
+        "/api/",
     ] {
         if let Some(i) = rel.find(marker) {
             return rel[i + marker.len()..].to_string();
         }
     }
-    rel
+    rel.trim_start_matches('/').to_string()
 }
 
 /// The package key an import path refers to.
@@ -79,55 +93,194 @@ fn import_key(path: &str) -> String {
     path.to_string()
 }
 
+/// The value of `key` in a Go struct tag (`key:"value" other:"..."`),
+/// matching the whole key: `protobuf` is not found in `proto:"..."` and
+/// `json` not in `xjson:"..."`.
 fn tag_value<'a>(tags: &'a str, key: &str) -> Option<&'a str> {
-    let start = tags.find(&format!("{key}:\""))? + key.len() + 2;
-    let end = tags[start..].find('"')? + start;
-    Some(&tags[start..end])
+    let b = tags.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+        let k0 = i;
+        while i < b.len() && b[i] != b':' && b[i] != b' ' && b[i] != b'"' {
+            i += 1;
+        }
+        let k = &tags[k0..i];
+        if i + 1 >= b.len() || b[i] != b':' || b[i + 1] != b'"' {
+            return None;
+        }
+        i += 2;
+        let v0 = i;
+        while i < b.len() && b[i] != b'"' {
+            if b[i] == b'\\' {
+                i += 1;
+            }
+            i += 1;
+        }
+        let v = tags.get(v0..i.min(b.len()))?;
+        i += 1;
+        if k == key {
+            return Some(v);
+        }
+    }
+    None
 }
 
+/// A struct field line: `Name Type `tags``, `Type `tags`` (embedded) or a
+/// bare embedded `pkg.Type`. Embedded structs without a JSON name are
+/// inlined, as Go's encoding/json does (`json:",inline"` or `json:""`).
 fn parse_field(line: &str) -> Option<GoField> {
-    let (decl, tags) = line.split_once('`')?;
-    let tags = tags.trim_end_matches('`');
+    let (decl, tags) = match line.split_once('`') {
+        Some((d, t)) => (d, t.split('`').next().unwrap_or("")),
+        None => (line, ""),
+    };
     let words: Vec<&str> = decl.split_whitespace().collect();
-    let go_type = match words.as_slice() {
-        [_name, ty] => ty.to_string(),
-        [ty] => ty.to_string(), // embedded
+    let (go_type, embedded) = match words.as_slice() {
+        [ty] => (ty.to_string(), true),
+        [.., ty] if words.len() >= 2 => (ty.to_string(), false),
         _ => return None,
     };
     let json = tag_value(tags, "json").unwrap_or("");
+    if json == "-" {
+        return None;
+    }
     let mut parts = json.split(',');
     let name = parts.next().unwrap_or("").to_string();
     let opts: Vec<&str> = parts.collect();
+    // `protobuf:"bytes,2,opt,name=x"`, `varint,1,name=x`, `bytes,1,req`:
+    // the number is the second item whatever follows.
     let number = tag_value(tags, "protobuf")
         .and_then(|p| p.split(',').nth(1))
-        .and_then(|n| n.parse().ok());
+        .and_then(|n| n.trim().parse().ok());
     Some(GoField {
         go_type,
         json: name.clone(),
         omitempty: opts.contains(&"omitempty"),
-        inline: opts.contains(&"inline") && name.is_empty(),
+        omitzero: opts.contains(&"omitzero"),
+        inline: name.is_empty() && (opts.contains(&"inline") || embedded),
         number,
     })
 }
 
+/// Go source without its comments (`//` to the end of the line and
+/// `/* ... */`, which may span lines), keeping line breaks; strings, raw
+/// strings (struct tags) and runes are left alone.
+fn strip_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        out.push('\n');
+                    }
+                    if prev == '*' && d == '/' {
+                        break;
+                    }
+                    prev = d;
+                }
+                out.push(' ');
+            }
+            '"' | '`' | '\'' => {
+                out.push(c);
+                while let Some(d) = chars.next() {
+                    out.push(d);
+                    if d == '\\' && c != '`' {
+                        if let Some(e) = chars.next() {
+                            out.push(e);
+                        }
+                    } else if d == c || (d == '\n' && c != '`') {
+                        break;
+                    }
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `GroupName = "apps"` (with or without `const` and a type), as
+/// register.go declares the package's API group.
+fn group_const(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("const ").unwrap_or(line).trim_start();
+    let rest = rest.strip_prefix("GroupName")?;
+    let (ty, value) = rest.split_once('=')?;
+    if !matches!(ty.trim(), "" | "string") {
+        return None;
+    }
+    let value = value.trim();
+    let value = value.strip_prefix('"')?.strip_suffix('"')?;
+    Some(value.to_string())
+}
+
+/// Whether a build constraint before the package clause excludes the file
+/// from every build (`//go:build ignore`, `// +build ignore`), as generator
+/// programs kept beside the types are.
+fn build_ignored(text: &str) -> bool {
+    for line in text.lines() {
+        let l = line.trim();
+        if l.starts_with("package ") {
+            return false;
+        }
+        let expr = l
+            .strip_prefix("//go:build ")
+            .or_else(|| l.strip_prefix("// +build "));
+        if expr.is_some_and(|e| e.split_whitespace().any(|w| w == "ignore" || w == "tools")) {
+            return true;
+        }
+    }
+    false
+}
+
 fn parse_file(text: &str, pkg: &mut Package) {
-    let mut lines = text.lines().peekable();
-    let mut in_import = false;
+    if build_ignored(text) {
+        return;
+    }
+    for line in text.lines() {
+        if let Some(g) = line.trim().strip_prefix("// +groupName=") {
+            pkg.group = Some(g.trim().to_string());
+        }
+    }
+    let code = strip_comments(text);
+    let mut lines = code.lines().peekable();
+    let mut block = "";
     while let Some(raw) = lines.next() {
         let line = raw.trim();
-        if line.starts_with("// +groupName=") {
-            pkg.group = Some(line.trim_start_matches("// +groupName=").trim().to_string());
-        }
-        if line == "import (" {
-            in_import = true;
+        if line.is_empty() {
             continue;
         }
-        if in_import {
-            if line == ")" {
-                in_import = false;
+        if block.is_empty() {
+            for kw in ["import", "const", "type", "var"] {
+                if let Some(rest) = line.strip_prefix(kw) {
+                    if rest.trim() == "(" {
+                        block = kw;
+                    }
+                }
+            }
+            if !block.is_empty() {
                 continue;
             }
-            let w: Vec<&str> = line.split_whitespace().collect();
+        } else if line == ")" {
+            block = "";
+            continue;
+        }
+        if block == "import" || line.starts_with("import ") {
+            let spec = line.strip_prefix("import ").unwrap_or(line);
+            let w: Vec<&str> = spec.split_whitespace().collect();
             let (alias, path) = match w.as_slice() {
                 [p] => (
                     p.trim_matches('"')
@@ -143,31 +296,54 @@ fn parse_file(text: &str, pkg: &mut Package) {
             pkg.imports.insert(alias, import_key(path));
             continue;
         }
-        let Some(rest) = line.strip_prefix("type ") else {
+        if block == "const" || line.starts_with("const ") {
+            if let Some(g) = group_const(line) {
+                pkg.const_group = Some(g);
+            }
+            continue;
+        }
+        let rest = if block == "type" {
+            line
+        } else if let Some(r) = line.strip_prefix("type ") {
+            r
+        } else {
             continue;
         };
         let mut w = rest.split_whitespace();
-        let (Some(name), Some(kind)) = (w.next(), w.next()) else {
+        let (Some(name), Some(mut kind)) = (w.next(), w.next()) else {
             continue;
         };
-        if kind == "struct" && rest.trim_end().ends_with('{') {
+        if kind == "=" {
+            // `type A = B`: a Go alias, the same type as B.
+            let Some(target) = w.next() else { continue };
+            kind = target;
+        }
+        let name = name.to_string();
+        if kind == "struct{}" || rest.trim_end().ends_with("struct{}") {
+            pkg.decls.insert(name, Decl::Struct(Vec::new()));
+        } else if kind.starts_with("struct") && rest.trim_end().ends_with('{') {
             let mut fields = Vec::new();
+            let mut depth = 1;
             for f in lines.by_ref() {
                 let f = f.trim();
-                if f == "}" {
+                // Braces count outside the struct tag only; a nested
+                // anonymous struct's fields are not this struct's.
+                let code = f.split('`').next().unwrap_or("");
+                let opens = code.matches('{').count();
+                let closes = code.matches('}').count();
+                if depth == 1 && opens == 0 && closes == 0 && !f.is_empty() {
+                    if let Some(gf) = parse_field(f) {
+                        fields.push(gf);
+                    }
+                }
+                depth = (depth + opens).saturating_sub(closes);
+                if depth == 0 {
                     break;
                 }
-                if f.starts_with("//") || f.is_empty() {
-                    continue;
-                }
-                if let Some(gf) = parse_field(f) {
-                    fields.push(gf);
-                }
             }
-            pkg.decls.insert(name.to_string(), Decl::Struct(fields));
-        } else if kind != "struct" && kind != "interface" {
-            pkg.decls
-                .insert(name.to_string(), Decl::Alias(kind.to_string()));
+            pkg.decls.insert(name, Decl::Struct(fields));
+        } else if !kind.starts_with("struct") && !kind.starts_with("interface") {
+            pkg.decls.insert(name, Decl::Alias(kind.to_string()));
         }
     }
 }
@@ -287,15 +463,19 @@ impl Builder<'_> {
             let repeated = bare.starts_with("[]") && bare != "[]byte";
             let elem = if repeated { &bare[2..] } else { bare };
             let ty = self.ty(pkg, elem, 0);
-            let scalar = matches!(ty, Ty::String | Ty::Bool | Ty::Int);
             out.push(Field {
                 number,
                 json: if f.inline { "-".into() } else { f.json.clone() },
-                ty,
                 repeated,
                 inline: f.inline,
-                ptr: ptr && (scalar || !f.omitempty),
-                always: !f.omitempty && !f.inline,
+                // A field without omitempty/omitzero prints when absent
+                // (null, or the scalar's zero). Go would also print a
+                // non-pointer struct with omitempty, but the apiserver's
+                // protobuf always carries those, so absence means a field
+                // newer than the writer, which the writer's JSON omits.
+                always: !f.inline && !f.omitempty && !f.omitzero,
+                ptr,
+                ty,
             });
         }
         out.sort_by_key(|f| f.number);
@@ -324,8 +504,9 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>, LoadError> {
                 }
             } else if name.ends_with(".go")
                 && !name.ends_with("_test.go")
-                && !name.starts_with("zz_generated")
-                && !name.contains("generated")
+                // Generated code holds no API types, but register-gen's
+                // file is where newer packages declare their GroupName.
+                && (!name.contains("generated") || name == "zz_generated.register.go")
             {
                 out.push(p);
             }
@@ -351,7 +532,7 @@ pub fn load(root: &Path) -> Result<Schema, LoadError> {
     let mut kinds = Vec::new();
     for (key, pkg) in &packages {
         let version = key.rsplit('/').next().unwrap_or("");
-        let group = match &pkg.group {
+        let group = match pkg.group.as_ref().or(pkg.const_group.as_ref()) {
             Some(g) => g.clone(),
             None if key == "core/v1" => String::new(),
             None => continue,
@@ -425,5 +606,106 @@ mod tests {
             "{:?}",
             d.notes
         );
+    }
+
+    /// Go written for this test in the shapes real API packages use that
+    /// the first parser missed: the group only in register.go's or register-gen's
+    /// `const GroupName`, a module-cache directory (`api@v0.0.1`), a block
+    /// comment holding a backtick inside a struct, a trailing comment, a
+    /// `proto:` tag key before `protobuf:`, tags without `opt` (`bytes,2,
+    /// name=x`) or with `req` and no name, `type A = B` aliases, an embedded
+    /// struct with its own JSON name (not inlined), TypeMeta embedded
+    /// without a tag, `json:"-"`, a nested anonymous struct, grouped `type (`
+    /// declarations, a single-line import, `struct{}` and a `//go:build ignore`
+    /// file.
+    const REAL_META: &str = "/*\nheader\n*/\npackage v1\n\nimport \"k8s.io/apimachinery/pkg/types\"\n\ntype TypeMeta struct {\n\tKind string `json:\"kind,omitempty\" protobuf:\"bytes,1,opt,name=kind\"`\n}\n\ntype ObjectMeta struct {\n\tName string `json:\"name,omitempty\" protobuf:\"bytes,1,opt,name=name\"`\n\tUID types.UID `json:\"uid,omitempty\" protobuf:\"bytes,5,opt,name=uid,casttype=k8s.io/apimachinery/pkg/types.UID\"`\n\tCreationTimestamp Time `json:\"creationTimestamp,omitempty,omitzero\" protobuf:\"bytes,8,opt,name=creationTimestamp\"`\n}\n\ntype Time struct {\n\ttime.Time `protobuf:\"-\"`\n}\n\ntype Patch struct{}\n";
+    const REAL_DEMO_TYPES: &str = "package v1\n\nimport (\n\tmetav1 \"k8s.io/apimachinery/pkg/apis/meta/v1\"\n)\n\n// Gadget is made up.\ntype Gadget struct {\n\tmetav1.TypeMeta\n\tmetav1.ObjectMeta `json:\"metadata,omitempty\" protobuf:\"bytes,1,opt,name=metadata\"`\n\t/*\n\t\tAn old note with a `backtick` and {braces}.\n\t*/\n\tSpec GadgetSpec `json:\"spec\" protobuf:\"bytes,2,name=spec\"` // trailing { comment\n\tGadgetStatus `json:\"status,omitempty\" protobuf:\"bytes,3,opt,name=status\"`\n\tLocal bool `json:\"-\"`\n\tScratch struct {\n\t\tX string `json:\"x\" protobuf:\"bytes,9,opt,name=x\"`\n\t} `json:\"scratch\"`\n}\n\ntype (\n\tMode string\n\tModeAlias = Mode\n)\n\ntype GadgetSpec struct {\n\tGadgetCommon `json:\",inline\" protobuf:\"bytes,1,req\"`\n\tRule string `proto:\"rule\" json:\"rule,omitempty\" protobuf:\"bytes,3,opt,name=rule\"`\n\tMode *ModeAlias `json:\"mode,omitempty\" protobuf:\"bytes,4,opt,name=mode,casttype=Mode\"`\n}\n\ntype GadgetCommon struct {\n\tCount int32 `json:\"count,omitempty\" protobuf:\"varint,2,name=count\"`\n}\n\ntype GadgetStatus struct {\n\tPhase string `json:\"phase,omitempty\" protobuf:\"bytes,1,opt,name=phase\"`\n}\n";
+    const REAL_DEMO_REGISTER: &str = "package v1\n\n// GroupName is the group name use in this package\nconst GroupName = \"gadgets.example.com\"\n\nvar SchemeGroupVersion = schema.GroupVersion{Group: GroupName, Version: \"v1\"}\n\nfunc addKnownTypes(scheme *runtime.Scheme) error {\n\treturn nil\n}\n";
+
+    #[test]
+    fn real_world_go_constructs_are_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let meta = tmp
+            .path()
+            .join("k8s.io/apimachinery@v0.0.1/pkg/apis/meta/v1");
+        let demo = tmp.path().join("k8s.io/api@v0.0.1/gadgets/v1");
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::create_dir_all(&demo).unwrap();
+        std::fs::write(meta.join("types.go"), REAL_META).unwrap();
+        std::fs::write(demo.join("types.go"), REAL_DEMO_TYPES).unwrap();
+        // Newer packages: the GroupName only in register-gen's output.
+        std::fs::write(demo.join("zz_generated.register.go"), REAL_DEMO_REGISTER).unwrap();
+        std::fs::write(
+            demo.join("zz_generated.deepcopy.go"),
+            "package v1\n\ntype Gadget struct {\n}\n",
+        )
+        .unwrap();
+        // A generator program beside the types, excluded by its build tag.
+        std::fs::write(
+            demo.join("gen.go"),
+            "//go:build ignore\n\npackage main\n\ntype GadgetSpec struct {\n}\n",
+        )
+        .unwrap();
+        let schema = load(tmp.path()).unwrap();
+        let t = schema
+            .kind("gadgets.example.com/v1", "Gadget")
+            .expect("kind found through register.go");
+        let fields = |t: usize| -> Vec<(u32, String)> {
+            schema.types[t]
+                .fields
+                .iter()
+                .map(|f| (f.number, f.json.clone()))
+                .collect()
+        };
+        assert_eq!(
+            fields(t),
+            [(1, "metadata"), (2, "spec"), (3, "status")].map(|(n, j)| (n, j.to_string()))
+        );
+        let field = |t: usize, n: u32| {
+            schema.types[t]
+                .fields
+                .iter()
+                .find(|f| f.number == n)
+                .unwrap()
+                .clone()
+        };
+        let Ty::Msg(spec) = field(t, 2).ty else {
+            panic!("spec is a message")
+        };
+        assert_eq!(
+            fields(spec),
+            [(1, "-"), (3, "rule"), (4, "mode")].map(|(n, j)| (n, j.to_string()))
+        );
+        assert!(field(spec, 1).inline);
+        assert_eq!(field(spec, 4).ty, Ty::String, "alias of an alias of string");
+        let Ty::Msg(common) = field(spec, 1).ty else {
+            panic!("inline common is a message")
+        };
+        assert_eq!(fields(common), [(2, "count".to_string())]);
+        assert!(!field(t, 3).inline, "embedded with a JSON name is a field");
+        let Ty::Msg(meta) = field(t, 1).ty else {
+            panic!("metadata is a message")
+        };
+        assert_eq!(field(meta, 5).ty, Ty::String);
+        assert_eq!(field(meta, 8).ty, Ty::Time);
+        assert!(!field(meta, 8).always, "omitzero counts as omitempty");
+    }
+
+    #[test]
+    fn struct_tags_match_whole_keys() {
+        let tags = r#"proto:"x" json:"a,omitempty" xjson:"b" protobuf:"bytes,7,opt,name=a""#;
+        assert_eq!(tag_value(tags, "json"), Some("a,omitempty"));
+        assert_eq!(tag_value(tags, "protobuf"), Some("bytes,7,opt,name=a"));
+        assert_eq!(tag_value(r#"xjson:"b""#, "json"), None);
+        assert_eq!(
+            strip_comments("a /* `x` */ b // c\n\"//s\" `/*t*/`"),
+            "a   b \n\"//s\" `/*t*/`"
+        );
+        assert_eq!(
+            group_const("const GroupName = \"apps\""),
+            Some("apps".into())
+        );
+        assert_eq!(group_const("GroupName string = \"\""), Some(String::new()));
+        assert_eq!(group_const("GroupNameX = \"no\""), None);
     }
 }

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cbor;
+pub mod columns;
 pub mod crypt;
 pub mod decode;
 pub mod envelope;

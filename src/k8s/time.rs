@@ -110,21 +110,68 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
 }
 
-/// kubectl's AGE column: `45s`, `12m`, `5h`, `3d`, `2y`.
-pub fn human_age(secs: i64) -> String {
+/// A duration as `kubectl get` prints ages (apimachinery's HumanDuration):
+/// two units while the larger is small (`5m20s`, `3h5m`, `2d5h`, `3y12d`),
+/// one unit otherwise.
+pub fn kubectl_duration(secs: i64) -> String {
+    if secs < -1 {
+        return "<invalid>".into();
+    }
     let s = secs.max(0);
-    match s {
-        0..=119 => format!("{s}s"),
-        120..=7_199 => format!("{}m", s / 60),
-        7_200..=172_799 => format!("{}h", s / 3600),
-        172_800..=63_071_999 => format!("{}d", s / 86_400),
-        _ => format!("{}y", s / 31_536_000),
+    if s < 120 {
+        return format!("{s}s");
+    }
+    let (m, h) = (s / 60, s / 3600);
+    let two = |a: i64, ua: &str, b: i64, ub: &str| {
+        if b == 0 {
+            format!("{a}{ua}")
+        } else {
+            format!("{a}{ua}{b}{ub}")
+        }
+    };
+    if m < 10 {
+        two(m, "m", s % 60, "s")
+    } else if m < 180 {
+        format!("{m}m")
+    } else if h < 8 {
+        two(h, "h", m % 60, "m")
+    } else if h < 48 {
+        format!("{h}h")
+    } else if h < 24 * 8 {
+        two(h / 24, "d", h % 24, "h")
+    } else if h < 24 * 365 * 2 {
+        format!("{}d", h / 24)
+    } else if h < 24 * 365 * 8 {
+        two(h / 24 / 365, "y", (h / 24) % 365, "d")
+    } else {
+        format!("{}y", h / 24 / 365)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubectl_ages() {
+        let cases = [
+            (59, "59s"),
+            (119, "119s"),
+            (120, "2m"),
+            (320, "5m20s"),
+            (600, "10m"),
+            (3 * 3600, "3h"),
+            (3 * 3600 + 300, "3h5m"),
+            (30 * 3600, "30h"),
+            (2 * 86_400 + 5 * 3600, "2d5h"),
+            (40 * 86_400, "40d"),
+            (3 * 365 * 86_400 + 12 * 86_400, "3y12d"),
+            (18 * 365 * 86_400 + 40 * 86_400, "18y"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(kubectl_duration(s), want, "{s}");
+        }
+    }
 
     #[test]
     fn times_and_durations() {
@@ -143,6 +190,6 @@ mod tests {
         assert_eq!(go_duration(-90_000_000_000), "-1m30s");
         assert_eq!(parse_rfc3339("2008-01-01T01:01:01Z"), Some(1_199_149_261));
         assert_eq!(parse_rfc3339("2000-02-29T00:00:00.5Z"), Some(951_782_400));
-        assert_eq!(human_age(3 * 86_400), "3d");
+        assert_eq!(kubectl_duration(3 * 86_400), "3d");
     }
 }
