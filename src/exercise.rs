@@ -146,8 +146,8 @@ pub fn repair(data: &[u8]) -> usize {
 /// `doctor` does.
 pub fn doctor(data: &[u8]) -> usize {
     let text = String::from_utf8_lossy(data);
-    let mut n = crate::doctor::manifest::parse(std::path::Path::new("etcd.yaml"), &text)
-        .map_or(0, |m| {
+    let mut n =
+        crate::doctor::manifest::parse(std::path::Path::new("etcd.yaml"), &text).map_or(0, |m| {
             let mut flags = crate::doctor::manifest::Flags::parse(&m.command);
             flags.fill(&m.env_flags);
             flags.list("initial-cluster").len() + m.mounts.len() + 1
