@@ -68,6 +68,12 @@ pub struct LogTail {
     /// Entries past the commit index applied because the cluster has one
     /// voting member (its restart commits its whole log).
     pub applied_past_commit: u64,
+    /// Entries past this member's commit index that were not applied (a
+    /// cluster of several voters): the leader may have committed them, and
+    /// clients may have been told so, before this member heard; or they
+    /// may never have been committed. etcd applies them only once a quorum
+    /// says so.
+    pub beyond_commit: u64,
     /// Why the log cannot be applied, when it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unusable: Option<String>,
@@ -943,6 +949,11 @@ fn entries_to_apply(
         .cloned()
         .collect();
     tail.applied_past_commit = chosen.iter().filter(|e| e.index > log.commit).count() as u64;
+    tail.beyond_commit = log
+        .entries
+        .iter()
+        .filter(|e| e.index > log.commit.max(ci) && e.index > limit && !inert(e))
+        .count() as u64;
     tail.entries_past_db = chosen.len() as u64;
     tail.entries_with_effect = chosen.iter().filter(|e| !inert(e)).count() as u64;
     Ok(chosen)
@@ -1324,6 +1335,13 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
                 t.applied_past_commit, t.commit_index
             )?;
         }
+        if t.beyond_commit > 0 {
+            writeln!(
+                out,
+                "  log: {} entries past this member's commit index {} were not applied: in a cluster of several members they may have been committed (and acknowledged) by the others, or never; their data is on the other members if it was",
+                t.beyond_commit, t.commit_index
+            )?;
+        }
         if !t.keys_not_applied.is_empty() {
             writeln!(
                 out,
@@ -1442,6 +1460,41 @@ mod tests {
                 .collect(),
             ..salvage::Scan::default()
         }
+    }
+
+    fn put_entry(index: u64) -> LogEntry {
+        // InternalRaftRequest{put: PutRequest{key: "k", value: "v"}}
+        LogEntry {
+            index,
+            term: 2,
+            entry_type: 0,
+            data: vec![0x22, 0x06, 0x0a, 0x01, b'k', 0x12, 0x01, b'v'],
+        }
+    }
+
+    #[test]
+    fn entries_past_the_commit_index_apply_only_with_one_voter() {
+        let log = LogRead {
+            entries: (1..=10).map(put_entry).collect(),
+            commit: 7,
+            last_index: 10,
+        };
+        let mut tail = LogTail::default();
+        let one = entries_to_apply(&log, 5, 1, &mut tail).unwrap();
+        assert_eq!(one.len(), 5, "a lone voter's restart commits its whole log");
+        assert_eq!((tail.applied_past_commit, tail.beyond_commit), (3, 0));
+        let mut tail = LogTail::default();
+        let three = entries_to_apply(&log, 5, 3, &mut tail).unwrap();
+        assert_eq!(three.len(), 2);
+        assert_eq!((tail.applied_past_commit, tail.beyond_commit), (0, 3));
+        // A log that does not continue from the db cannot be applied.
+        assert!(entries_to_apply(&log, 0, 1, &mut LogTail::default()).is_ok());
+        let gap = LogRead {
+            entries: (7..=10).map(put_entry).collect(),
+            commit: 10,
+            last_index: 10,
+        };
+        assert!(entries_to_apply(&gap, 3, 1, &mut LogTail::default()).is_err());
     }
 
     #[test]
