@@ -1,0 +1,322 @@
+//! Gathering what survives: every record the tree yields, then what the
+//! page scan adds (revisions the tree lacks, small buckets it could not
+//! give whole, conflicts settled by majority, compaction re-applied).
+#![forbid(unsafe_code)]
+
+use super::*;
+
+/// Gather every record the tree yields, then (with --salvage, or when no
+/// meta page is usable) what the page scan adds.
+pub(super) fn gather(
+    file: Option<&BoltFile<'_>>,
+    opts: RepairOptions,
+    report: &mut RepairReport,
+    sources: &mut BTreeMap<Vec<u8>, Source>,
+) -> Buckets {
+    let mut b = Buckets::new();
+    let Some(f) = file else {
+        report.tree_from = "no db: rebuilt from the log alone".into();
+        return b;
+    };
+    let hwm_all = f.file_pages();
+    let mut damaged_buckets: Vec<Vec<u8>> = Vec::new();
+    let mut scan = None;
+    type Roots<'r> = Vec<(Vec<u8>, Result<BucketRoot<'r>, String>)>;
+    let (roots, hwm): (Roots<'_>, u64) = match f.best_meta() {
+        Some(meta) => {
+            report.tree_from = match f.current {
+                Some(c) => format!("meta page {c} (txid {})", meta.txid),
+                None => format!(
+                    "meta page {} (txid {}): neither meta validates; this one's root and high-water mark look sane",
+                    meta.slot, meta.txid
+                ),
+            };
+            let other_bad = f.metas.iter().filter(|m| m.is_none()).count();
+            if other_bad > 0 {
+                report
+                    .notes
+                    .push("one meta page is unusable: the other one was used".into());
+            }
+            let (roots, damage) = top_level_buckets(f, meta);
+            for d in damage {
+                report.damage.push(describe_damage("(root)", &d));
+                // Which buckets hung below is unknown: the key bucket too.
+                report
+                    .unreadable
+                    .push(losses::RevRange::of_bounds(None, None));
+                report.small_bucket_damage = true;
+            }
+            (
+                roots.into_iter().map(|(n, r)| (n.to_vec(), r)).collect(),
+                meta.pgid,
+            )
+        }
+        None => {
+            let s = salvage::scan(f);
+            let roots = match s.roots.first() {
+                Some(r) => {
+                    report.tree_from = format!(
+                        "no usable meta page: the root leaf at page {} found by the page scan (consistent index {})",
+                        r.page,
+                        r.consistent_index.map_or("unknown".into(), |c| c.to_string())
+                    );
+                    r.buckets
+                        .iter()
+                        .map(|(n, r)| (n.to_vec(), Ok(*r)))
+                        .collect()
+                }
+                None => {
+                    report.tree_from =
+                        "no usable meta page and no root leaf found: records from the page scan only"
+                            .into();
+                    Vec::new()
+                }
+            };
+            scan = Some(s);
+            (roots, hwm_all)
+        }
+    };
+    for (name, root) in roots {
+        let label = String::from_utf8_lossy(&name).into_owned();
+        let root = match root {
+            Ok(r) => r,
+            Err(e) => {
+                report.damage.push(format!("bucket {label}: {e}"));
+                if name == b"key" {
+                    report
+                        .unreadable
+                        .push(losses::RevRange::of_bounds(None, None));
+                } else {
+                    report.small_bucket_damage = true;
+                }
+                damaged_buckets.push(name);
+                continue;
+            }
+        };
+        let recs = b.entry(name.clone()).or_default();
+        let acct = report.buckets.entry(label.clone()).or_default();
+        for item in BucketCursor::new(f, root, hwm) {
+            match item {
+                Ok(i) if i.is_bucket() => report.damage.push(format!(
+                    "bucket {label}: nested bucket {:?} not copied (etcd has none)",
+                    String::from_utf8_lossy(i.key)
+                )),
+                Ok(i) => {
+                    if !recs.contains_key(i.key) {
+                        recs.insert(i.key.to_vec(), i.value.to_vec());
+                        acct.from_tree += 1;
+                    }
+                }
+                Err(d) => {
+                    report.damage.push(describe_damage(&label, &d));
+                    if name == b"key" {
+                        report.unreadable.push(losses::RevRange::of_bounds(
+                            d.lower_bound.as_deref(),
+                            d.upper_bound.as_deref(),
+                        ));
+                    } else {
+                        report.small_bucket_damage = true;
+                    }
+                    if !damaged_buckets.contains(&name) {
+                        damaged_buckets.push(name.clone());
+                    }
+                }
+            }
+        }
+    }
+    if opts.salvage || scan.is_some() {
+        let s = match scan {
+            Some(s) => s,
+            None => salvage::scan(f),
+        };
+        merge_scan(&mut b, &s, &damaged_buckets, report, sources);
+        report.scan = Some(s.stats);
+    } else if !report.damage.is_empty() {
+        report.notes.push(
+            "parts of the tree could not be read: run again with --salvage to scan every page for the records they held"
+                .into(),
+        );
+    }
+    b
+}
+
+/// Add what the scan found: `key` records the tree lacks (revisions are
+/// written once, so any valid copy is the record), and the small buckets'
+/// records only where the tree could not provide the bucket whole. Then
+/// compaction is applied again, so a stale copy of a revision etcd had
+/// compacted away does not come back.
+pub(super) fn merge_scan(
+    b: &mut Buckets,
+    s: &salvage::Scan<'_>,
+    damaged: &[Vec<u8>],
+    report: &mut RepairReport,
+    sources: &mut BTreeMap<Vec<u8>, Source>,
+) {
+    let mut small: BTreeMap<(&str, &[u8]), Vec<&[u8]>> = BTreeMap::new();
+    // Revision records: the scan's copies of each revision key.
+    let mut copies: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
+    for rec in &s.found {
+        if rec.bucket == "key" {
+            copies.entry(rec.key).or_default().push(rec.value);
+            continue;
+        }
+        let whole = b.contains_key(rec.bucket.as_bytes())
+            && !damaged.iter().any(|d| d == rec.bucket.as_bytes());
+        if !whole {
+            small
+                .entry((rec.bucket, rec.key))
+                .or_default()
+                .push(rec.value);
+        }
+    }
+    let kb = b.entry(b"key".to_vec()).or_default();
+    let tree_top = state::current_revision(kb);
+    let scan_top = copies
+        .keys()
+        .filter_map(|k| crate::etcd::revision::RevisionKey::parse(k).ok())
+        .map(|r| r.main)
+        .max()
+        .unwrap_or(0);
+    for (rk, found) in copies {
+        match kb.get(rk) {
+            None => {
+                // Any valid copy is the record (revisions are written once);
+                // differing ones are settled by majority.
+                let (v, n, distinct) = majority(&found);
+                kb.insert(rk.to_vec(), v.to_vec());
+                sources.insert(rk.to_vec(), Source::Scan);
+                if distinct > 1 {
+                    report.conflicts.push(conflict(
+                        rk,
+                        v,
+                        distinct,
+                        format!(
+                            "found only by the scan; the copy {n} of {} agree on",
+                            found.len()
+                        ),
+                    ));
+                }
+            }
+            Some(tree) => {
+                if found.iter().all(|f| *f == tree.as_slice()) {
+                    continue;
+                }
+                let (v, n, _) = majority(&found);
+                let others_agree = n >= 2 && found.iter().all(|f| *f == v);
+                let mut distinct: Vec<&[u8]> = vec![tree.as_slice()];
+                for f in &found {
+                    if !distinct.contains(f) {
+                        distinct.push(f);
+                    }
+                }
+                if others_agree {
+                    let kept =
+                        format!("the scan's {n} agreeing copies, over the tree's differing one");
+                    report.conflicts.push(conflict(rk, v, distinct.len(), kept));
+                    kb.insert(rk.to_vec(), v.to_vec());
+                } else {
+                    let tree_v = tree.clone();
+                    report.conflicts.push(conflict(
+                        rk,
+                        &tree_v,
+                        distinct.len(),
+                        "the tree's copy (no majority among the others)".into(),
+                    ));
+                }
+            }
+        }
+    }
+    // The tree read is older than revisions the scan found (an older meta,
+    // or the newest root's pages lost): its consistent index is behind
+    // those records, and a log replay from it would apply their entries a
+    // second time. The newest meta copy's counters go with the records.
+    if scan_top > tree_top {
+        let newest = |key: &[u8]| {
+            s.found
+                .iter()
+                .filter(|r| r.bucket == "meta" && r.key == key && r.value.len() == 8)
+                .map(|r| r.value)
+                .max()
+        };
+        for key in [b"consistent_index".as_slice(), b"term"] {
+            let Some(v) = newest(key) else { continue };
+            let meta = b.entry(b"meta".to_vec()).or_default();
+            if meta.get(key).is_none_or(|old| old.as_slice() < v) {
+                report.notes.push(format!(
+                    "the tree read is older than revisions the scan found (up to {scan_top}, the tree's end at {tree_top}): {} taken from the newest meta copy found",
+                    String::from_utf8_lossy(key)
+                ));
+                meta.insert(key.to_vec(), v.to_vec());
+            }
+        }
+    }
+    for ((bucket, key), values) in small {
+        let recs = b.entry(bucket.as_bytes().to_vec()).or_default();
+        if recs.contains_key(key) {
+            continue;
+        }
+        // Counters only grow: the greatest copy is the newest.
+        let chosen = if bucket == "meta" && values.iter().all(|v| v.len() == 8) {
+            values.iter().max().copied()
+        } else {
+            if values.iter().any(|v| v != &values[0]) {
+                report.notes.push(format!(
+                    "{bucket}/{}: {} differing copies found by the scan; the first was kept",
+                    crate::wal::entry::readable(key),
+                    values.len()
+                ));
+            }
+            values.first().copied()
+        };
+        if let Some(v) = chosen {
+            recs.insert(key.to_vec(), v.to_vec());
+            report.buckets.entry(bucket.into()).or_default().from_scan += 1;
+        }
+    }
+    let compact = meta_i64(b, b"finishedCompactRev").unwrap_or(0);
+    let kb = b.entry(b"key".to_vec()).or_default();
+    if compact > 0 {
+        let dropped = state::compact(kb, compact);
+        if dropped > 0 {
+            report.notes.push(format!(
+                "{dropped} stale record(s) at or below the compaction point {compact} dropped (etcd had compacted them away)"
+            ));
+        }
+    }
+    sources.retain(|k, _| kb.contains_key(k));
+    report.buckets.entry("key".into()).or_default().from_scan = sources.len() as u64;
+}
+
+/// The most common of `values`, how many agree on it, and how many
+/// distinct values there are.
+pub(super) fn majority<'v>(values: &[&'v [u8]]) -> (&'v [u8], usize, usize) {
+    let mut counts: Vec<(&[u8], usize)> = Vec::new();
+    for v in values {
+        match counts.iter_mut().find(|(c, _)| c == v) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((v, 1)),
+        }
+    }
+    let distinct = counts.len();
+    let (v, n) = counts
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .unwrap_or((&[], 0));
+    (v, n, distinct)
+}
+
+pub(super) fn conflict(rk: &[u8], kept: &[u8], copies: usize, why: String) -> Conflict {
+    let revision = crate::etcd::revision::RevisionKey::parse(rk).map_or_else(
+        |_| crate::wal::entry::readable(rk),
+        |r| format!("{}_{}", r.main, r.sub),
+    );
+    let key = crate::etcd::kv::KeyValue::decode(kept)
+        .map(|kv| crate::wal::entry::readable(kv.key))
+        .unwrap_or_default();
+    Conflict {
+        revision,
+        key,
+        copies,
+        kept: why,
+    }
+}

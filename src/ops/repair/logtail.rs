@@ -1,0 +1,261 @@
+//! The raft log past the db: reading it as ReadAll does, choosing the
+//! entries etcd would apply, replaying them (or accounting for them), and
+//! rebuilding the whole state from a log that still starts at index 1.
+#![forbid(unsafe_code)]
+
+use super::*;
+
+/// Whether an entry changes nothing etcd stores (beyond the consistent
+/// index): empty entries, authentication, reads, alarm and auth queries.
+pub(super) fn inert(e: &LogEntry) -> bool {
+    if e.entry_type != 0 {
+        return false;
+    }
+    if e.data.is_empty() {
+        return true;
+    }
+    let Some(fields) = crate::proto::fields(&e.data)
+        .map(|f| f.ok().map(|(n, v, _)| (n, v)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    if !matches!(
+        crate::wal::entry::decode(0, &e.data),
+        crate::wal::entry::EntryData::Request { .. }
+    ) {
+        return false;
+    }
+    fields.iter().all(|(n, v)| match (n, v) {
+        (1 | 100, _) => true,
+        (3 | 1012 | 1013 | 1102 | 1106 | 1107 | 1202, _) => true,
+        // An alarm request whose action is GET (0).
+        (10, crate::proto::Value::Bytes(b)) => crate::proto::fields(b)
+            .all(|f| !matches!(f, Ok((1, crate::proto::Value::Varint(a), _)) if a != 0)),
+        _ => false,
+    })
+}
+
+/// The log as etcd's ReadAll yields it.
+pub(super) struct LogRead {
+    pub(super) entries: Vec<LogEntry>,
+    pub(super) commit: u64,
+    pub(super) last_index: u64,
+}
+
+pub(super) fn read_entries(member_dir: &Path) -> Result<LogRead, String> {
+    let wal = member_dir.join("wal");
+    if !wal.is_dir() {
+        return Err("no WAL directory".into());
+    }
+    let mut entries: Vec<LogEntry> = Vec::new();
+    let r = crate::wal::log::read_log(&wal, &mut |_, _, payload| {
+        if let crate::wal::segment::Payload::Entry(e) = payload {
+            // A later entry at index i replaces every earlier one at i or above.
+            while entries.last().is_some_and(|l| l.index >= e.index) {
+                entries.pop();
+            }
+            entries.push(LogEntry {
+                index: e.index,
+                term: e.term,
+                entry_type: e.entry_type,
+                data: e.data.to_vec(),
+            });
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(LogRead {
+        last_index: entries.last().map_or(0, |e| e.index),
+        commit: r.hard_state.map_or(0, |h| h.commit),
+        entries,
+    })
+}
+
+/// The entries etcd applies on start: past the consistent index, committed
+/// (or, in a one-voter cluster, the whole log). Err when the log does not
+/// continue from the db.
+pub(super) fn entries_to_apply(
+    log: &LogRead,
+    ci: u64,
+    voters: usize,
+    tail: &mut LogTail,
+) -> Result<Vec<LogEntry>, String> {
+    let past: Vec<&LogEntry> = log.entries.iter().filter(|e| e.index > ci).collect();
+    if let Some(first) = past.first() {
+        if first.index != ci + 1 {
+            return Err(format!(
+                "the log resumes at index {} but the db stops at {ci}: entries in between are gone",
+                first.index
+            ));
+        }
+    }
+    let limit = if voters == 1 { u64::MAX } else { log.commit };
+    let chosen: Vec<LogEntry> = past
+        .into_iter()
+        .filter(|e| e.index <= limit)
+        .cloned()
+        .collect();
+    tail.applied_past_commit = chosen.iter().filter(|e| e.index > log.commit).count() as u64;
+    tail.beyond_commit = log
+        .entries
+        .iter()
+        .filter(|e| e.index > log.commit.max(ci) && e.index > limit && !inert(e))
+        .count() as u64;
+    tail.entries_past_db = chosen.len() as u64;
+    tail.entries_with_effect = chosen.iter().filter(|e| !inert(e)).count() as u64;
+    Ok(chosen)
+}
+
+/// When the WAL still holds every entry from index 1, the whole state can
+/// be rebuilt from it alone: replayed from an empty store, it must agree
+/// with every `key` record the damaged db still holds (proof that the
+/// replay matches what etcd did); it then also has every record the db
+/// lost. Membership and the cluster version are kept from the db (the log
+/// does not set them here; `snapshot restore` writes membership).
+pub(super) fn rebuild_from_whole_log(
+    b: &Buckets,
+    log: &LogRead,
+    voters: usize,
+    report: &mut RepairReport,
+    sources: &mut BTreeMap<Vec<u8>, Source>,
+) -> Option<Buckets> {
+    let mut tail = LogTail::default();
+    let all = entries_to_apply(log, 0, voters, &mut tail).ok()?;
+    let mut fresh = Buckets::new();
+    let r = replay::replay(&mut fresh, &all);
+    let empty = BTreeMap::new();
+    let db_kb = b.get(b"key".as_slice()).unwrap_or(&empty);
+    let log_kb = fresh.get(b"key".as_slice()).unwrap_or(&empty);
+    let disagree = db_kb
+        .iter()
+        .filter(|(k, v)| log_kb.get(*k) != Some(*v))
+        .count();
+    if disagree > 0 || db_kb.is_empty() {
+        report.notes.push(format!(
+            "the WAL holds every entry from index 1, but replayed from an empty store {disagree} of the db's {} revision records differ from it: not used",
+            db_kb.len()
+        ));
+        return None;
+    }
+    let added: Vec<Vec<u8>> = log_kb
+        .keys()
+        .filter(|k| !db_kb.contains_key(*k))
+        .cloned()
+        .collect();
+    for name in [b"members".as_slice(), b"members_removed", b"cluster"] {
+        if let Some(x) = b.get(name) {
+            fresh.entry(name.to_vec()).or_insert_with(|| x.clone());
+        }
+    }
+    for k in &added {
+        sources.insert(k.clone(), Source::Wal);
+    }
+    report.notes.push(format!(
+        "the WAL holds every entry from index 1 (to {}): replayed from an empty store it agrees with all {} revision records the db still holds and gives the {} it lost",
+        log.last_index,
+        db_kb.len(),
+        added.len()
+    ));
+    report
+        .buckets
+        .entry("key".into())
+        .or_default()
+        .changed_by_wal = added.len() as i64;
+    report.rebuilt_from_log = true;
+    report.unreadable.clear();
+    report.replay = Some(r);
+    Some(fresh)
+}
+
+/// Replay the log (with --replay-wal), or account for what it would add.
+pub(super) fn apply_log(
+    b: &mut Buckets,
+    log: Option<&Result<LogRead, String>>,
+    opts: RepairOptions,
+    report: &mut RepairReport,
+    sources: &mut BTreeMap<Vec<u8>, Source>,
+) {
+    let Some(Ok(log)) = log else {
+        if opts.replay_wal {
+            let why = match log {
+                Some(Err(e)) => e.clone(),
+                _ => "the input is a file, not a data dir".into(),
+            };
+            report
+                .notes
+                .push(format!("--replay-wal: no log read: {why}"));
+        }
+        return;
+    };
+    let voters = b.get(b"members".as_slice()).map_or(1, |m| m.len().max(1));
+    let damaged = !report.damage.is_empty() || !report.unreadable.is_empty();
+    if opts.replay_wal && damaged && log.entries.first().is_some_and(|e| e.index == 1) {
+        if let Some(whole) = rebuild_from_whole_log(b, log, voters, report, sources) {
+            *b = whole;
+        }
+    }
+    let ci = meta_u64(b, b"consistent_index").unwrap_or(0);
+    let mut tail = LogTail {
+        consistent_index: ci,
+        commit_index: log.commit,
+        last_index: log.last_index,
+        ..LogTail::default()
+    };
+    let entries = match entries_to_apply(log, ci, voters, &mut tail) {
+        Ok(e) => e,
+        Err(why) => {
+            tail.unusable = Some(why);
+            report.log = Some(tail);
+            return;
+        }
+    };
+    if entries.is_empty() || (!opts.replay_wal && tail.entries_with_effect == 0) {
+        report.log = Some(tail);
+        return;
+    }
+    let before: std::collections::BTreeSet<Vec<u8>> = b
+        .get(b"key".as_slice())
+        .map(|k| k.keys().cloned().collect())
+        .unwrap_or_default();
+    if opts.replay_wal {
+        let counts: BTreeMap<Vec<u8>, usize> =
+            b.iter().map(|(n, r)| (n.clone(), r.len())).collect();
+        let r = replay::replay(b, &entries);
+        for (name, recs) in b.iter() {
+            let was = counts.get(name).copied().unwrap_or(0) as i64;
+            let delta = recs.len() as i64 - was;
+            if delta != 0 {
+                report
+                    .buckets
+                    .entry(String::from_utf8_lossy(name).into_owned())
+                    .or_default()
+                    .changed_by_wal = delta;
+            }
+        }
+        if let Some(kb) = b.get(b"key".as_slice()) {
+            for k in kb.keys().filter(|k| !before.contains(*k)) {
+                sources.insert(k.clone(), Source::Wal);
+            }
+        }
+        report.replay = Some(r);
+    } else {
+        // What they would write: replayed onto a scratch copy.
+        let mut scratch = b.clone();
+        replay::replay(&mut scratch, &entries);
+        if let Some(kb) = scratch.get(b"key".as_slice()) {
+            let keys: std::collections::BTreeSet<String> = kb
+                .iter()
+                .filter(|(k, _)| !before.contains(*k))
+                .filter_map(|(_, v)| crate::etcd::kv::KeyValue::decode(v).ok())
+                .map(|kv| crate::wal::entry::readable(kv.key))
+                .collect();
+            tail.keys_not_applied = keys.into_iter().collect();
+        }
+        report.notes.push(format!(
+            "the log holds {} entr{} past the db's consistent index {ci} that etcd would apply on start: run again with --replay-wal to include them",
+            entries.len(),
+            if entries.len() == 1 { "y" } else { "ies" }
+        ));
+    }
+    report.log = Some(tail);
+}
