@@ -21,7 +21,7 @@ recording, per case, the damage (file, offset, length, what) and which truth
 applies: full-disk truncation of the db (at a page boundary and inside a
 page), a zeroed branch page and a zeroed leaf page of the `key` bucket, a
 flipped bit in a branch's child page id and in a leaf value, one and both metas bad, a torn and a zeroed WAL
-tail on the killed member (the last write's record is lost: that client was
+tail and a flipped bit in the middle of its unsynced writes on the killed member (the last write's record is lost: that client was
 never acknowledged, so its truth leaves the write out).
 """
 
@@ -260,6 +260,18 @@ def case_wal_zero_last_entry(d, rec):
     rec(rel, start, len(b) - start, "WAL zeroed from inside its last entry record (at %d) to the end: a torn write" % off)
 
 
+def case_wal_flip_mid(d, rec):
+    path, rel, b, (off, end) = last_entry_record(d)
+    recs = damage.read_records(b)
+    # A record in the middle of the writes only the WAL holds.
+    entries = [r for r in recs if r[1] == damage.ENTRY]
+    mid = entries[-60][0]
+    b = bytearray(b)
+    b[mid + 12] ^= 0x01
+    open(path, "wb").write(b)
+    rec(rel, mid + 12, 1, "one bit flipped in the WAL record at %d, among the writes the db does not have" % mid)
+
+
 def case_db_cut(d, rec, frac, in_page):
     p = os.path.join(d, DB)
     size = os.path.getsize(p)
@@ -322,6 +334,7 @@ CASES = [
     ("killed", "killed", "truth-killed.json", None),
     ("killed-wal-cut", "killed", "truth-killed-torn.json", case_wal_cut_last_entry),
     ("killed-wal-zeroed", "killed", "truth-killed-torn.json", case_wal_zero_last_entry),
+    ("killed-wal-flipped", "killed", "truth-killed.json", case_wal_flip_mid),
 ]
 
 

@@ -68,10 +68,12 @@ fn accounted(report: &Value, key: &str, truth_rev: Option<i64>) -> bool {
             })
         })
     });
+    let after_known_end =
+        truth_rev.is_some_and(|r| losses["lost_after"].as_i64().is_some_and(|after| r > after));
     let conflicted = report["conflicts"]
         .as_array()
         .is_some_and(|cs| cs.iter().any(|c| c["key"] == key));
-    uncertain || in_lost_range || conflicted
+    uncertain || in_lost_range || after_known_end || conflicted
 }
 
 #[test]

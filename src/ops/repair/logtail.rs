@@ -41,6 +41,8 @@ pub(super) struct LogRead {
     pub(super) entries: Vec<LogEntry>,
     pub(super) commit: u64,
     pub(super) last_index: u64,
+    /// Damage in the log past which nothing was read.
+    pub(super) damage: Vec<String>,
 }
 
 pub(super) fn read_entries(member_dir: &Path) -> Result<LogRead, String> {
@@ -64,10 +66,23 @@ pub(super) fn read_entries(member_dir: &Path) -> Result<LogRead, String> {
         }
     })
     .map_err(|e| e.to_string())?;
+    // Damage etcd would refuse (not a torn tail): what lies past it is
+    // not read.
+    let damage = crate::ops::wal::findings(&r)
+        .into_iter()
+        .filter(|f| f.severity == crate::findings::Severity::Error)
+        .map(|f| {
+            let at = f
+                .offset
+                .map_or(String::new(), |o| format!(" at offset {o}"));
+            format!("{}{at}: {} ({})", f.file, f.message, f.code)
+        })
+        .collect();
     Ok(LogRead {
         last_index: entries.last().map_or(0, |e| e.index),
         commit: r.hard_state.map_or(0, |h| h.commit),
         entries,
+        damage,
     })
 }
 
@@ -199,6 +214,7 @@ pub(super) fn apply_log(
         consistent_index: ci,
         commit_index: log.commit,
         last_index: log.last_index,
+        damage: log.damage.clone(),
         ..LogTail::default()
     };
     let entries = match entries_to_apply(log, ci, voters, &mut tail) {

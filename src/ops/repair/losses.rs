@@ -81,11 +81,29 @@ pub struct Losses {
     pub unreadable: Vec<RevRange>,
     /// The part of `unreadable` at or below the compaction point.
     pub unverifiable: Vec<RevRange>,
+    /// Revisions after this one may have existed and are lost, in a number
+    /// no one can tell (the WAL that held them is damaged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lost_after: Option<i64>,
     pub keys_total: u64,
     pub keys_latest_survived: u64,
     pub keys_latest_uncertain: u64,
     pub keys_with_lost_history: u64,
     pub keys: Vec<KeyAccount>,
+}
+
+impl Losses {
+    /// Every key's latest revision becomes uncertain, and everything after
+    /// the current revision unknown (a source of newer writes was
+    /// unreadable and could have touched any key, or made new ones).
+    pub fn mark_all_uncertain(&mut self) {
+        self.lost_after = Some(self.current_revision);
+        for k in &mut self.keys {
+            k.latest = "uncertain";
+        }
+        self.keys_latest_uncertain = self.keys_total;
+        self.keys_latest_survived = 0;
+    }
 }
 
 struct Rev {

@@ -84,6 +84,10 @@ pub struct LogTail {
     /// may never have been committed. etcd applies them only once a quorum
     /// says so.
     pub beyond_commit: u64,
+    /// Damage in the WAL (not a torn tail): entries past it could not be
+    /// read, so anything they held past the db is not in the output.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub damage: Vec<String>,
     /// Why the log cannot be applied, when it cannot.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unusable: Option<String>,
@@ -129,6 +133,9 @@ pub struct RepairReport {
     /// check what came back against).
     #[serde(skip)]
     pub small_bucket_damage: bool,
+    /// `--replay-wal` was asked for.
+    #[serde(skip)]
+    pub replay_requested: bool,
     /// The whole state came from the log (it holds every entry from index
     /// 1 and agrees with every record the db still has).
     pub rebuilt_from_log: bool,
@@ -191,6 +198,7 @@ pub fn repair(
         .filter(|ps| ps.is_power_of_two() && (1024..=65536).contains(ps))
         .unwrap_or(4096);
     let mut report = RepairReport {
+        replay_requested: opts.replay_wal,
         input: input.path.display().to_string(),
         output: dest.display().to_string(),
         ..RepairReport::default()
@@ -255,7 +263,13 @@ pub fn repair(
             let compact = meta_i64(&b, b"finishedCompactRev").unwrap_or(0);
             let unreadable = merge_ranges(std::mem::take(&mut report.unreadable));
             if let Some(kb) = b.get(b"key".as_slice()) {
-                report.losses = Some(losses::account(kb, compact, &sources, &unreadable));
+                let mut l = losses::account(kb, compact, &sources, &unreadable);
+                // Writes past a damaged stretch of the WAL could have
+                // touched any key: none is known to be at its latest.
+                if opts.replay_wal && report.log.as_ref().is_some_and(|t| !t.damage.is_empty()) {
+                    l.mark_all_uncertain();
+                }
+                report.losses = Some(l);
             }
             report.unreadable = unreadable;
             report.consistent_index = meta_u64(&b, b"consistent_index");
@@ -495,6 +509,7 @@ mod tests {
             entries: (1..=10).map(put_entry).collect(),
             commit: 7,
             last_index: 10,
+            damage: Vec::new(),
         };
         let mut tail = LogTail::default();
         let one = entries_to_apply(&log, 5, 1, &mut tail).unwrap();
@@ -510,6 +525,7 @@ mod tests {
             entries: (7..=10).map(put_entry).collect(),
             commit: 10,
             last_index: 10,
+            damage: Vec::new(),
         };
         assert!(entries_to_apply(&gap, 3, 1, &mut LogTail::default()).is_err());
     }

@@ -28,10 +28,11 @@ pub(super) fn describe_damage(bucket: &str, d: &crate::bolt::cursor::CursorDamag
 /// Decide completeness and the first line.
 pub(super) fn finish(r: &mut RepairReport) {
     let lost_revs = r.losses.as_ref().map_or(0, |l| l.lost_revision_count);
-    let log_left = r
-        .log
-        .as_ref()
-        .is_some_and(|t| t.unusable.is_some() || (r.replay.is_none() && t.entries_with_effect > 0));
+    let log_left = r.log.as_ref().is_some_and(|t| {
+        t.unusable.is_some()
+            || (r.replay.is_none() && t.entries_with_effect > 0)
+            || (r.replay_requested && !t.damage.is_empty())
+    });
     let not_replayed = r
         .replay
         .as_ref()
@@ -82,7 +83,14 @@ pub(super) fn finish(r: &mut RepairReport) {
             why.push(format!("{lost_revs} revision(s) lost"));
         }
         if log_left {
-            why.push("log entries past the db not applied".into());
+            why.push(
+                if r.log.as_ref().is_some_and(|t| !t.damage.is_empty()) {
+                    "the WAL is damaged: entries past the damage could not be read"
+                } else {
+                    "log entries past the db not applied"
+                }
+                .into(),
+            );
         }
         if not_replayed > 0 {
             why.push(format!("{not_replayed} log request(s) not reproduced"));
@@ -171,6 +179,12 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
                 t.applied_past_commit, t.commit_index
             )?;
         }
+        for d in &t.damage {
+            writeln!(
+                out,
+                "  log damaged: {d}; entries past it could not be read, so writes they held past the db are missing"
+            )?;
+        }
         if t.beyond_commit > 0 {
             writeln!(
                 out,
@@ -220,7 +234,13 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
                 preview(&ranges)
             )?;
         }
-        if !l.lost_revisions.is_empty() || !l.unverifiable.is_empty() {
+        if let Some(after) = l.lost_after {
+            writeln!(
+                out,
+                "  revisions after {after} may have been written and are lost: the WAL that held them is damaged (their number and keys cannot be known)"
+            )?;
+        }
+        if !l.lost_revisions.is_empty() || !l.unverifiable.is_empty() || l.lost_after.is_some() {
             writeln!(
                 out,
                 "  keys: {} total, latest revision survived for {}, uncertain for {} (a lost revision lies above it), {} with lost history",
