@@ -20,6 +20,8 @@ Examples:
   etcd-rescue inspect /var/lib/etcd
   etcd-rescue check /var/lib/etcd/member/snap/db -o json
   etcd-rescue check backup.db
+  etcd-rescue repair /var/lib/etcd --out rescued.db --salvage --replay-wal
+  etcd-rescue doctor
   etcd-rescue bolt map /var/lib/etcd --svg map.svg
 
 Exit codes: 0 no error found, 1 errors found, 2 input unusable or bad usage.";
@@ -158,7 +160,7 @@ Examples:
     /// Low-level bbolt views: pages, one page, buckets, keys, and a map of the file.
     #[command(subcommand)]
     Bolt(BoltCommand),
-    /// Rebuild a db into a fresh snapshot file (db + SHA-256 trailer) that `etcdctl snapshot restore` accepts.
+    /// Salvage a member (tree, page scan, WAL replay) into a snapshot file `etcdctl snapshot restore` accepts, with an exact account of losses.
     #[command(after_help = "\
 Examples:
   etcd-rescue repair /var/lib/etcd --out rescued.db
