@@ -14,10 +14,8 @@ dir="${BENCH_DIR:-/tmp/etcd-rescue-bench}"
 runs="${BENCH_RUNS:-3}"
 testdata="${K8S_TESTDATA:-$repo/../shared/k8s-testdata/HEAD}"
 n="${BENCH_OBJECTS:-100000}"
-mkdir -p "$dir/src/gendb"
-(cd "$repo" && cargo build --release -q)
-cp "$repo/bench/gendb/main.go" "$dir/src/gendb/main.go"
-(cd "$dir/src/gendb" && GO111MODULE=off GOPATH="/usr/share/gocode:$dir" GOCACHE="$dir/gocache" go build -o "$dir/gendb" .)
+. "$repo/bench/lib.sh"
+build_release_and_gendb
 db="$dir/k8s-$n.db"
 params="keys=$n revisions=$n k8s-values=$testdata gendb=$(sha256sum "$repo/bench/gendb/main.go" | cut -c1-16)"
 if [ ! -f "$db" ] || [ "$(cat "$db.params" 2>/dev/null)" != "$params" ]; then

@@ -9,10 +9,8 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${BENCH_DIR:-/tmp/etcd-rescue-bench}"
 runs="${BENCH_RUNS:-3}"
-mkdir -p "$dir/src/gendb"
-(cd "$repo" && cargo build --release -q)
-cp "$repo/bench/gendb/main.go" "$dir/src/gendb/main.go"
-(cd "$dir/src/gendb" && GO111MODULE=off GOPATH="/usr/share/gocode:$dir" GOCACHE="$dir/gocache" go build -o "$dir/gendb" .)
+. "$repo/bench/lib.sh"
+build_release_and_gendb
 db="$dir/keyspace-1m-5m.db"
 params="keys=1000000 revisions=5000000 value-size=100 seed=1"
 if [ ! -f "$db" ] || [ "$(cat "$db.params" 2>/dev/null)" != "$params" ]; then

@@ -11,10 +11,8 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${BENCH_DIR:-/tmp/etcd-rescue-bench}"
 gb="${BENCH_GB:-4}"
 runs="${BENCH_RUNS:-3}"
-mkdir -p "$dir/src/gendb"
-(cd "$repo" && cargo build --release -q)
-cp "$repo/bench/gendb/main.go" "$dir/src/gendb/main.go"
-(cd "$dir/src/gendb" && GO111MODULE=off GOPATH="/usr/share/gocode:$dir" GOCACHE="$dir/gocache" go build -o "$dir/gendb" .)
+. "$repo/bench/lib.sh"
+build_release_and_gendb
 revs=$(python3 -c "print(int(float('$gb') * 650000))")
 keys=$(( revs / 4 ))
 db="$dir/etcd-${gb}g.db"

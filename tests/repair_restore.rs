@@ -10,6 +10,18 @@ use common::*;
 use serde_json::Value;
 use std::process::Command;
 
+/// `etcd-rescue repair PATH --out OUT` with `extra` flags.
+fn repair(path: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_etcd-rescue"))
+        .arg("repair")
+        .arg(path)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn repaired_snapshot_restores_and_serves_the_same_keyspace() {
     if !have_etcd() {
@@ -18,13 +30,7 @@ fn repaired_snapshot_restores_and_serves_the_same_keyspace() {
     let tmp = tempfile::tempdir().unwrap();
     let snap = tmp.path().join("rescued.db");
     let bin = env!("CARGO_BIN_EXE_etcd-rescue");
-    let o = Command::new(bin)
-        .arg("repair")
-        .arg(data_dir())
-        .arg("--out")
-        .arg(&snap)
-        .output()
-        .unwrap();
+    let o = repair(&data_dir(), &snap, &[]);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -33,13 +39,7 @@ fn repaired_snapshot_restores_and_serves_the_same_keyspace() {
     );
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("recovered everything"));
     // An existing output is refused.
-    let again = Command::new(bin)
-        .arg("repair")
-        .arg(data_dir())
-        .arg("--out")
-        .arg(&snap)
-        .output()
-        .unwrap();
+    let again = repair(&data_dir(), &snap, &[]);
     assert_eq!(again.status.code(), Some(2));
 
     let got = restore_and_get(&snap, tmp.path(), Some("root:rootpw"));
@@ -84,14 +84,7 @@ fn log_alone_replays_to_the_hashkv_etcd_reported() {
     std::fs::remove_file(dir.join("member/snap/db")).unwrap();
     let out = dir.join("from-log.db");
     let bin = env!("CARGO_BIN_EXE_etcd-rescue");
-    let o = Command::new(bin)
-        .arg("repair")
-        .arg(&dir)
-        .arg("--out")
-        .arg(&out)
-        .arg("--replay-wal")
-        .output()
-        .unwrap();
+    let o = repair(&dir, &out, &["--replay-wal"]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{text}");
     assert!(text.contains("rebuilt from the log alone"), "{text}");
@@ -123,13 +116,7 @@ fn healthy_repair_keeps_hashkv_and_history() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("copy.db");
     let bin = env!("CARGO_BIN_EXE_etcd-rescue");
-    let o = Command::new(bin)
-        .arg("repair")
-        .arg(data_dir())
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = repair(&data_dir(), &out, &[]);
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("streamed copy"));
     let (ours, etcd) = hashkv_pair(bin, &out);

@@ -9,7 +9,7 @@
 //! while auth is on) changes nothing.
 #![forbid(unsafe_code)]
 
-use super::state::Buckets;
+use super::state::{auth_enabled, auth_revision, Buckets};
 use crate::proto::{self, Value};
 
 /// bcrypt cost etcd uses by default.
@@ -120,27 +120,19 @@ fn hash(password: &[u8]) -> Option<Vec<u8>> {
     Some(h.format_for_version(bcrypt::Version::TwoA).into_bytes())
 }
 
-fn enabled(b: &Buckets) -> bool {
-    b.get(b"auth".as_slice())
-        .and_then(|a| a.get(b"authEnabled".as_slice()))
-        .is_some_and(|v| v.first() == Some(&1))
-}
-
 /// Move the auth revision on by one.
 pub fn bump_revision(b: &mut Buckets) {
-    let auth = b.entry(b"auth".to_vec()).or_default();
-    let rev = auth
-        .get(b"authRevision".as_slice())
-        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-        .map_or(0, u64::from_be_bytes);
-    auth.insert(b"authRevision".to_vec(), (rev + 1).to_be_bytes().to_vec());
+    let rev = auth_revision(b);
+    b.entry(b"auth".to_vec())
+        .or_default()
+        .insert(b"authRevision".to_vec(), (rev + 1).to_be_bytes().to_vec());
 }
 
 /// Apply one auth request (its `InternalRaftRequest` field number and
 /// body); `None` when etcd refuses it (nothing changed).
 pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
     let fs = proto::message(body)?;
-    let on = enabled(b);
+    let on = auth_enabled(b);
     let user = |b: &Buckets, name: &[u8]| {
         b.get(b"authUsers".as_slice())
             .and_then(|u| u.get(name))

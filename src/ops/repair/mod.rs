@@ -29,14 +29,13 @@ use crate::bolt::cursor::{top_level_buckets, BucketCursor};
 use crate::bolt::file::BucketRoot;
 use crate::bolt::writer::{DbWriter, Layout, WriteOptions};
 use crate::bolt::BoltFile;
-use crate::etcd::records::{meta_record, MetaRecord};
 use crate::input::Input;
 use losses::{Losses, Source};
 use replay::{LogEntry, ReplayReport};
 use salvage::ScanStats;
 use serde::Serialize;
 use sha2::Digest;
-use state::Buckets;
+use state::{meta_i64, meta_u64, Buckets};
 use std::collections::BTreeMap;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
@@ -348,33 +347,11 @@ fn to_io(e: crate::bolt::writer::WriteError) -> std::io::Error {
     }
 }
 
+/// The consistent index the db's `meta` bucket holds.
 fn consistent_index(f: &BoltFile<'_>) -> Option<u64> {
-    let meta = f.best_meta()?;
-    let root = crate::bolt::cursor::find_bucket(f, meta, b"meta")?;
-    BucketCursor::new(f, root, meta.pgid)
-        .flatten()
-        .find_map(|i| match meta_record(i.key, i.value) {
-            Ok(MetaRecord::ConsistentIndex(ci)) => Some(ci),
-            _ => None,
-        })
-}
-
-fn meta_bytes<'b>(b: &'b Buckets, key: &[u8]) -> Option<&'b [u8]> {
-    b.get(b"meta".as_slice())?.get(key).map(Vec::as_slice)
-}
-
-fn meta_u64(b: &Buckets, key: &[u8]) -> Option<u64> {
-    meta_bytes(b, key)
-        .and_then(|v| <[u8; 8]>::try_from(v).ok())
-        .map(u64::from_be_bytes)
-}
-
-/// A compaction revision of the `meta` bucket (stored as a revision key).
-fn meta_i64(b: &Buckets, key: &[u8]) -> Option<i64> {
-    match meta_record(key, meta_bytes(b, key)?) {
-        Ok(MetaRecord::FinishedCompactRev(r)) | Ok(MetaRecord::ScheduledCompactRev(r)) => Some(r),
-        _ => None,
-    }
+    crate::etcd::validate::read_small_buckets(f, "")
+        .0
+        .consistent_index()
 }
 
 /// Write gathered buckets (sorted) through the streaming writer.

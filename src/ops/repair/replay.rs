@@ -10,7 +10,9 @@
 //! this does not reproduce are counted, never guessed.
 #![forbid(unsafe_code)]
 
-use super::state::{compact, current_revision, live_keys, Buckets, Live};
+use super::state::{
+    auth_enabled, auth_revision, compact, current_revision, live_keys, meta_i64, Buckets, Live,
+};
 use crate::etcd::kv::KeyValue;
 use crate::etcd::revision::RevisionKey;
 use crate::proto::{self, Value};
@@ -235,20 +237,10 @@ impl Applier<'_> {
             return true;
         };
         let req_rev = proto::last_varint(&h, 3);
-        let enabled = self
-            .buckets
-            .get(b"auth".as_slice())
-            .and_then(|b| b.get(b"authEnabled".as_slice()))
-            .is_some_and(|v| v.first() == Some(&1));
-        if !enabled || proto::last_bytes(&h, 2).is_empty() {
+        if !auth_enabled(self.buckets) || proto::last_bytes(&h, 2).is_empty() {
             return true;
         }
-        let store_rev = self
-            .buckets
-            .get(b"auth".as_slice())
-            .and_then(|b| b.get(b"authRevision".as_slice()))
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map_or(0, u64::from_be_bytes);
+        let store_rev = auth_revision(self.buckets);
         req_rev >= store_rev
     }
 
@@ -470,20 +462,12 @@ impl Applier<'_> {
             return;
         };
         let at = proto::last_varint(&fs, 1) as i64;
-        let meta = self.buckets.entry(b"meta".to_vec()).or_default();
-        let done = meta
-            .get(b"finishedCompactRev".as_slice())
-            .and_then(
-                |v| match crate::etcd::records::meta_record(b"finishedCompactRev", v) {
-                    Ok(crate::etcd::records::MetaRecord::FinishedCompactRev(r)) => Some(r),
-                    _ => None,
-                },
-            )
-            .unwrap_or(0);
+        let done = meta_i64(self.buckets, b"finishedCompactRev").unwrap_or(0);
         if at <= done || at > self.rev {
             self.report.rejected += 1;
             return;
         }
+        let meta = self.buckets.entry(b"meta".to_vec()).or_default();
         // Stored as revision keys, as etcd stores them.
         let rk = RevisionKey {
             main: at,

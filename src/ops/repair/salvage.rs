@@ -65,6 +65,19 @@ pub struct Scan<'a> {
     pub stats: ScanStats,
 }
 
+impl<'a> Scan<'a> {
+    /// Keep one identified record.
+    fn keep(&mut self, bucket: &'static str, key: &'a [u8], value: &'a [u8], page: u64) {
+        self.stats.records_identified += 1;
+        self.found.push(Found {
+            bucket,
+            key,
+            value,
+            page,
+        });
+    }
+}
+
 /// Which bucket a record belongs to, judged by its shape alone.
 pub fn identify(key: &[u8], value: &[u8]) -> Option<&'static str> {
     if let Ok(rev) = RevisionKey::parse(key) {
@@ -211,15 +224,7 @@ fn scan_page<'a>(file: &BoltFile<'a>, id: u64, s: &mut Scan<'a>) {
             continue;
         }
         match identify(item.key, item.value) {
-            Some(bucket) => {
-                s.stats.records_identified += 1;
-                s.found.push(Found {
-                    bucket,
-                    key: item.key,
-                    value: item.value,
-                    page: id,
-                });
-            }
+            Some(bucket) => s.keep(bucket, item.key, item.value, id),
             None => s.stats.records_rejected += 1,
         }
     }
@@ -247,13 +252,7 @@ fn inline_records<'a>(
     for i in 0..node.count() {
         match node.leaf(i) {
             Ok(item) if !item.is_bucket() && identify(item.key, item.value) == Some(bucket) => {
-                s.stats.records_identified += 1;
-                s.found.push(Found {
-                    bucket,
-                    key: item.key,
-                    value: item.value,
-                    page: id,
-                });
+                s.keep(bucket, item.key, item.value, id)
             }
             _ => s.stats.records_rejected += 1,
         }

@@ -10,6 +10,39 @@ use std::collections::BTreeMap;
 /// Records by bucket name, each bucket's records by key.
 pub type Buckets = BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>>;
 
+fn record<'b>(b: &'b Buckets, bucket: &[u8], key: &[u8]) -> Option<&'b [u8]> {
+    b.get(bucket)?.get(key).map(Vec::as_slice)
+}
+
+/// An 8-byte big-endian counter of the `meta` bucket (consistent index,
+/// term).
+pub fn meta_u64(b: &Buckets, key: &[u8]) -> Option<u64> {
+    record(b, b"meta", key)
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map(u64::from_be_bytes)
+}
+
+/// A compaction revision of the `meta` bucket (stored as a revision key).
+pub fn meta_i64(b: &Buckets, key: &[u8]) -> Option<i64> {
+    match crate::etcd::records::meta_record(key, record(b, b"meta", key)?) {
+        Ok(crate::etcd::records::MetaRecord::FinishedCompactRev(r))
+        | Ok(crate::etcd::records::MetaRecord::ScheduledCompactRev(r)) => Some(r),
+        _ => None,
+    }
+}
+
+/// Whether auth is on (`auth/authEnabled` is 1).
+pub fn auth_enabled(b: &Buckets) -> bool {
+    record(b, b"auth", b"authEnabled").is_some_and(|v| v.first() == Some(&1))
+}
+
+/// The auth store's revision (`auth/authRevision`), 0 when absent.
+pub fn auth_revision(b: &Buckets) -> u64 {
+    record(b, b"auth", b"authRevision")
+        .and_then(|v| <[u8; 8]>::try_from(v).ok())
+        .map_or(0, u64::from_be_bytes)
+}
+
 /// The newest revision of a live key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Live {
