@@ -3,7 +3,8 @@
 #   bash scripts/test.sh
 # Installs what the tests need (Debian packages: etcd 3.4 server and client,
 # Go and the bbolt 1.3.6 library for the reference checker, kubectl and
-# openssl as oracles; Python's cryptography and PyNaCl for the Kubernetes
+# openssl as oracles; etcd, etcdctl, etcdutl of 3.5, 3.6, 3.7, bbolt's CLI and
+# etcd's dump tools built with Go 1.24+ by scripts/oracles.sh; Python's cryptography and PyNaCl for the Kubernetes
 # fixture's encrypted values), then runs formatting and lint checks and
 # every test in release mode.
 set -euo pipefail
@@ -26,6 +27,12 @@ if ! python3 -c "import cryptography, nacl" 2>/dev/null; then
   echo "== installing: python cryptography pynacl"
   python3 -m pip install -q cryptography pynacl
 fi
+
+echo "== oracles: etcd 3.5/3.6/3.7, bbolt 1.4, etcd-dump-db/-logs (built once into a cache, reused)"
+start=$(date +%s)
+ETCD_RESCUE_ORACLES="$(bash scripts/oracles.sh)"
+export ETCD_RESCUE_ORACLES
+echo "   $ETCD_RESCUE_ORACLES ($(($(date +%s) - start)) s)"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

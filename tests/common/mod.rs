@@ -12,6 +12,7 @@ use etcd_rescue::ops::open::OpenDb;
 use std::path::PathBuf;
 
 pub mod etcd;
+pub mod oracle;
 pub mod refcheck;
 
 pub fn testdata() -> PathBuf {
