@@ -7,16 +7,9 @@
 # against that of `--count-only` (1.0 means the output adds no memory).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-dir="${BENCH_DIR:-/tmp/etcd-rescue-bench}"
-runs="${BENCH_RUNS:-3}"
 . "$repo/bench/lib.sh"
 build_release_and_gendb
-db="$dir/keyspace-1m-5m.db"
-params="keys=1000000 revisions=5000000 value-size=100 seed=1"
-if [ ! -f "$db" ] || [ "$(cat "$db.params" 2>/dev/null)" != "$params" ]; then
-  "$dir/gendb" -out "$db" -keys 1000000 -revisions 5000000 -value-size 100 -seed 1
-  echo "$params" > "$db.params"
-fi
+keyspace_db
 cat "$db" > /dev/null
 bin="$repo/target/release/etcd-rescue"
 results="$dir/keyspace.jsonl"
