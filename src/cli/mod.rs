@@ -54,6 +54,8 @@ Exit codes: 0 no error finding, 1 at least one error finding, 2 input unusable."
         /// Data dir, member dir, db file or snapshot file.
         path: PathBuf,
         #[command(flatten)]
+        version: VersionArg,
+        #[command(flatten)]
         out: OutputArg,
     },
     /// Show what PATH is and what is in it: files, db meta, buckets, revisions, members, leases, auth, alarms.
@@ -208,6 +210,16 @@ Examples:
   etcd-rescue completions zsh > \"${fpath[1]}/_etcd-rescue\"
   etcd-rescue completions fish > ~/.config/fish/completions/etcd-rescue.fish")]
     Completions { shell: clap_complete::Shell },
+}
+
+/// `--etcd-version`: whose rules a verdict follows.
+#[derive(clap::Args, Clone, Copy)]
+pub struct VersionArg {
+    /// The etcd release to judge for: 3.4, 3.5, 3.6, 3.7, optionally with a
+    /// patch (3.5.21) or as an image tag (registry.k8s.io/etcd:3.5.21-0).
+    /// Default: the line that wrote the files.
+    #[arg(long = "etcd-version", value_name = "X.Y[.Z]")]
+    pub etcd_version: Option<etcd_rescue::etcd::lines::EtcdVersion>,
 }
 
 /// `-w`/`-o` for the etcdctl-like commands.
@@ -466,7 +478,11 @@ pub fn run() -> i32 {
 
 fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
     match cmd {
-        Command::Check { path, out: o } => commands::check(&path, o.output, out),
+        Command::Check {
+            path,
+            version,
+            out: o,
+        } => commands::check(&path, version.etcd_version, o.output, out),
         Command::Inspect { path, out: o } => commands::inspect(&path, o.output, out),
         Command::Get(args) => keyspace_commands::get(&args, out),
         Command::History {

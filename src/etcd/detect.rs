@@ -192,12 +192,10 @@ pub fn detect(s: &Signals) -> Lineage {
             n.add("cluster/downgrade key".into(), V3_5, V3_7);
         }
     }
+    // A membership-only store is what 3.6+ write, but also what a 3.4/3.5
+    // member that never wrote anything else to v2 saves: no evidence.
     match s.snap_membership_only {
-        Some(true) => n.add(
-            "the .snap holds a regenerated membership-only v2 store".into(),
-            V3_6,
-            V3_7,
-        ),
+        Some(true) | None => {}
         Some(false) => n.add(
             if s.snap_custom_content {
                 "the .snap holds a full v2 store with custom v2 content".into()
@@ -207,7 +205,6 @@ pub fn detect(s: &Signals) -> Lineage {
             V3_4,
             V3_5,
         ),
-        None => {}
     }
     if s.wal_snapshots > 0 {
         if s.wal_snapshots_with_conf_state == s.wal_snapshots {
@@ -226,12 +223,21 @@ pub fn detect(s: &Signals) -> Lineage {
             V3_7,
         );
     }
-    if s.wal_v2_requests > 0 {
-        n.add(
-            format!("{} v2 requests in the WAL", s.wal_v2_requests),
-            V3_4,
-            V3_6,
-        );
+    if s.wal_v2_requests > 0 && s.wal_v35_requests == 0 {
+        // 3.5 and 3.6 also publish their first attributes as v2 requests
+        // while the cluster version is undecided; only no 3.5 request at
+        // all points to 3.4 (or a log that ends right after bootstrap).
+        n.evidence.push(Evidence {
+            what: format!(
+                "{} v2 requests and none of 3.5's requests in the WAL",
+                s.wal_v2_requests
+            ),
+            implies: "3.4-3.6".into(),
+        });
+    }
+    if s.wal_v2_requests > 0 && s.wal_v35_requests > 0 && n.max == V3_7 && n.min == V3_7 {
+        n.conflicts
+            .push("v2 requests in a log etcd 3.7 wrote: 3.7 cannot replay them".into());
     }
     if s.wal_entries_without_type > 0 {
         n.add(
@@ -285,8 +291,12 @@ mod tests {
         s.snap_membership_only = Some(false);
         assert_eq!(detect(&s).range, "3.5");
         let mut s = db(true, Some("3.6.0"));
-        s.wal_v2_requests = 3;
-        assert_eq!(detect(&s).range, "3.6");
+        s.snap_membership_only = Some(true);
+        assert_eq!(
+            detect(&s).range,
+            "3.6+",
+            "a membership-only store decides nothing"
+        );
         let mut s = db(true, Some("3.6.0"));
         s.wal_entries_without_type = 5;
         s.wal_entries = 5;
