@@ -114,6 +114,11 @@ Examples:
         /// The whole-db hash etcd's corruption checker compares instead.
         #[arg(long)]
         backend: bool,
+        /// Print as `etcdutl hashkv` (3.6+) prints, rather than `etcdctl endpoint hashkv`.
+        #[arg(long)]
+        etcdutl: bool,
+        #[command(flatten)]
+        version: VersionArg,
         #[command(flatten)]
         out: EtcdOutputArg,
     },
@@ -297,9 +302,11 @@ Exit codes: 0 read and (for a snapshot file) the SHA-256 trailer matches; 1 the 
 not match or the file is cut; 2 unusable input.")]
     Status {
         path: PathBuf,
-        /// 3.6's meaning of total keys (live keys) and the storage version.
+        /// Same as --etcd-version 3.6 (live keys as total keys, and the storage version).
         #[arg(long = "v3.6")]
         v36: bool,
+        #[command(flatten)]
+        version: VersionArg,
         #[command(flatten)]
         out: EtcdOutputArg,
     },
@@ -492,15 +499,37 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             values,
             out: o,
         } => keyspace_commands::history(&path, &key, prefix, values, o.output, out),
-        Command::Snapshot(SnapshotCommand::Status { path, v36, out: o }) => {
-            keyspace_commands::snapshot_status(&path, v36, o.output, out)
+        Command::Snapshot(SnapshotCommand::Status {
+            path,
+            v36,
+            version,
+            out: o,
+        }) => {
+            let v = version.etcd_version.or_else(|| {
+                v36.then(|| {
+                    etcd_rescue::etcd::lines::EtcdVersion::line(
+                        etcd_rescue::etcd::lines::Line::V3_6,
+                    )
+                })
+            });
+            keyspace_commands::snapshot_status(&path, v, o.output, out)
         }
         Command::Hashkv {
             path,
             rev,
             backend,
+            etcdutl,
+            version,
             out: o,
-        } => keyspace_commands::hashkv(&path, rev, backend, o.output, out),
+        } => keyspace_commands::hashkv(
+            &path,
+            rev,
+            backend,
+            version.etcd_version,
+            etcdutl,
+            o.output,
+            out,
+        ),
         Command::Members { path, out: o } => keyspace_commands::members(&path, o.output, out),
         Command::Leases { path, out: o } => keyspace_commands::leases(&path, o.output, out),
         Command::Auth {
