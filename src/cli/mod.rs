@@ -202,6 +202,8 @@ was written but something was lost (said on the first line), 2 nothing could be 
         /// Apply the WAL's committed entries past the db's consistent index.
         #[arg(long)]
         replay_wal: bool,
+        #[command(flatten)]
+        version: VersionArg,
     },
     /// Why etcd on a control-plane node will not come up: manifest, certificates, disk, identity, data.
     Doctor(doctor_commands::DoctorArgs),
@@ -591,6 +593,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             report,
             salvage,
             replay_wal,
+            version,
         } => commands::repair(
             &path,
             &dest,
@@ -599,6 +602,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             etcd_rescue::ops::repair::RepairOptions {
                 salvage,
                 replay_wal,
+                etcd_version: version.etcd_version,
             },
             out,
         ),
