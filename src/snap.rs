@@ -23,6 +23,9 @@ pub struct SnapFile {
     pub members: Vec<V2Member>,
     pub removed_members: Vec<String>,
     pub cluster_version: Option<String>,
+    /// The shape of the v2 store (what wrote it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v2_shape: Option<V2Shape>,
     /// Why etcd would reject the file (it renames such files `.broken`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
@@ -69,6 +72,7 @@ pub fn decode(path: &Path, b: &[u8]) -> SnapFile {
         members: Vec::new(),
         removed_members: Vec::new(),
         cluster_version: None,
+        v2_shape: None,
         problem: None,
     };
     if b.is_empty() {
@@ -140,7 +144,56 @@ pub fn decode(path: &Path, b: &[u8]) -> SnapFile {
     s
 }
 
+/// What the v2 store in a `.snap` looks like: 3.4/3.5 save a clone of the
+/// whole store (its index counts every v2 write ever applied, user keys under
+/// `/1`, v2 auth under `/2`); 3.6+ regenerate a fresh store holding only the
+/// membership, so its index equals the number of values it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct V2Shape {
+    pub current_index: u64,
+    /// Values (leaf nodes) under `/0`.
+    pub membership_values: u64,
+    /// Nodes outside `/0` that hold something (custom v2 content).
+    pub custom_nodes: u64,
+}
+
+impl V2Shape {
+    /// A store regenerated from the membership alone (3.6+).
+    pub fn membership_only(&self) -> bool {
+        self.custom_nodes == 0 && self.current_index == self.membership_values
+    }
+}
+
+fn count_values(n: &serde_json::Value, depth: usize) -> u64 {
+    match n.get("Children").and_then(|c| c.as_object()) {
+        Some(c) if depth < 16 => c.values().map(|x| count_values(x, depth + 1)).sum(),
+        Some(_) => 0,
+        None => u64::from(n.get("Dir").and_then(|d| d.as_bool()) != Some(true)),
+    }
+}
+
+fn shape_of(v: &serde_json::Value) -> Option<V2Shape> {
+    let root = v.get("Root")?;
+    let current_index = v.get("CurrentIndex")?.as_u64()?;
+    let children = root.get("Children").and_then(|c| c.as_object());
+    let mut shape = V2Shape {
+        current_index,
+        membership_values: 0,
+        custom_nodes: 0,
+    };
+    for (name, n) in children.into_iter().flatten() {
+        let values = count_values(n, 0);
+        if name == "0" {
+            shape.membership_values = values;
+        } else {
+            shape.custom_nodes += values;
+        }
+    }
+    Some(shape)
+}
+
 fn read_v2_store(v: &serde_json::Value, s: &mut SnapFile) {
+    s.v2_shape = shape_of(v);
     let node = |path: &[&str]| -> Option<&serde_json::Value> {
         let mut n = v.get("Root")?;
         for p in path {

@@ -105,10 +105,15 @@ fn etcd_starts_on_repaired_logs() {
         let before = std::fs::read(&seg).unwrap();
         // The prediction on the repaired copy must agree with etcd: a torn
         // tail repairs cleanly; cutting mid-log leaves the db ahead of the
-        // log, which etcd cannot serve (and the repair says so).
-        let says = predicted(&out)["starts"].as_bool().unwrap();
+        // log: etcd starts, but skips applying every new entry up to the
+        // db's index, so writes (here the authentication the health check
+        // needs) time out: a hazard, said as such (and by the repair).
+        let p = predicted(&out);
+        let says = p["starts"].as_bool().unwrap();
+        let hazards = p["hazards"].as_array().map_or(0, |h| h.len());
         let real = etcd_starts(&out);
-        assert_eq!(says, real, "{name}: prediction {says}, etcd served {real}");
+        assert!(says, "{name}: etcd starts on it");
+        assert_eq!(hazards > 0, allow, "{name}: hazards {hazards}");
         assert_eq!(real, !allow, "{name}: etcd served={real}");
         if allow {
             assert!(String::from_utf8_lossy(&o.stdout).contains("beyond the repaired log's end"));

@@ -9,9 +9,14 @@ use etcd_rescue::ops::{bolt_views, check, exit, map};
 use std::io::Write;
 use std::path::Path;
 
-pub fn check(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failure> {
+pub fn check(
+    path: &Path,
+    version: Option<etcd_rescue::etcd::lines::EtcdVersion>,
+    fmt: Format,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
     let input = resolve(path)?;
-    let report = check::check(&input)?;
+    let report = check::check_as(&input, version)?;
     match fmt {
         Format::Json => render::json(out, &report)?,
         Format::Text => check::render_text(&report, out)?,

@@ -38,6 +38,8 @@ pub struct DoctorArgs {
     pub root: Option<PathBuf>,
     #[command(flatten)]
     pub out: OutputArg,
+    #[command(flatten)]
+    pub version: super::VersionArg,
     /// etcd flags, after --, overriding the manifest's (or instead of one).
     #[arg(last = true)]
     pub etcd_flags: Vec<String>,
@@ -51,6 +53,7 @@ pub fn doctor(a: DoctorArgs, out: &mut dyn Write) -> Result<i32, Failure> {
         root: a.root,
         etcd_args: a.etcd_flags,
         now: None,
+        etcd_version: a.version.etcd_version,
     };
     let r = doctor::run(&o).map_err(|message| Failure {
         code: exit::UNUSABLE,

@@ -3,6 +3,7 @@
 
 use super::{resolve, EtcdFormat, Failure, GetArgs};
 use etcd_rescue::bolt::BoltFile;
+use etcd_rescue::etcd::lines::EtcdVersion;
 use etcd_rescue::etcd::validate::{read_small_buckets, EtcdFacts};
 use etcd_rescue::input::Input;
 use etcd_rescue::mvcc::range::{RangeRequest, StreamError};
@@ -10,7 +11,7 @@ use etcd_rescue::mvcc::KeyIndex;
 use etcd_rescue::ops::header::{header, with_db_term, Header};
 use etcd_rescue::ops::keyspace::{self, PrintOptions};
 use etcd_rescue::ops::open::OpenDb;
-use etcd_rescue::ops::render::{self, table_dyn, Format};
+use etcd_rescue::ops::render::{self, table_dyn, table_right, Format, TableStyle};
 use etcd_rescue::ops::{cluster, exit, status};
 use std::io::Write;
 use std::path::Path;
@@ -154,14 +155,28 @@ pub fn history(
     Ok(damage_note(&idx))
 }
 
+/// The rules of `version`, else of the line that wrote the files.
+fn rules_of(o: &Opened, version: Option<EtcdVersion>) -> etcd_rescue::etcd::lines::LineRules {
+    etcd_rescue::ops::lineage::rules_for(version, &etcd_rescue::ops::lineage::lineage(&o.input))
+}
+
+fn table_style(rules: &etcd_rescue::etcd::lines::LineRules) -> TableStyle {
+    if rules.line() >= etcd_rescue::etcd::lines::Line::V3_7 {
+        TableStyle::Boxed
+    } else {
+        TableStyle::Ascii
+    }
+}
+
 pub fn snapshot_status(
     path: &Path,
-    v36: bool,
+    version: Option<EtcdVersion>,
     fmt: EtcdFormat,
     out: &mut dyn Write,
 ) -> Result<i32, Failure> {
     let o = open(path)?;
-    let s = status::status(&o.db, v36).ok_or_else(|| Failure {
+    let rules = rules_of(&o, version);
+    let s = status::status(&o.db, &rules).ok_or_else(|| Failure {
         code: exit::UNUSABLE,
         message: format!(
             "{}: no usable meta page: the db cannot be read",
@@ -188,6 +203,7 @@ pub fn snapshot_status(
         },
         EtcdFormat::Table => {
             let mut headers = vec!["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE"];
+            let style = table_style(&rules);
             let mut row = vec![
                 format!("{:x}", s.hash),
                 s.revision.to_string(),
@@ -198,7 +214,7 @@ pub fn snapshot_status(
                 headers.push("VERSION");
                 row.push(v.clone());
             }
-            table_dyn(out, &headers, &[row])?;
+            table_right(out, style, &headers, &[row])?;
         }
     }
     eprintln!("etcd-rescue: {}", s.sha256.describe());
@@ -219,10 +235,13 @@ pub fn hashkv(
     path: &Path,
     rev: i64,
     backend: bool,
+    version: Option<EtcdVersion>,
+    etcdutl: bool,
     fmt: EtcdFormat,
     out: &mut dyn Write,
 ) -> Result<i32, Failure> {
     let o = open(path)?;
+    let rules = rules_of(&o, version);
     let b = bolt(&o)?;
     if backend {
         let h = etcd_rescue::mvcc::hash::backend_hash(&b).ok_or_else(|| Failure {
@@ -236,16 +255,43 @@ pub fn hashkv(
         return Ok(exit::OK);
     }
     let idx = index(&b)?;
-    let h = etcd_rescue::mvcc::hash::hash_kv(&idx, rev).map_err(|e| Failure {
+    let h = etcd_rescue::mvcc::hash::hash_kv_as(&idx, rev, &rules).map_err(|e| Failure {
         code: exit::UNUSABLE,
         message: e.to_string(),
     })?;
+    if etcdutl {
+        // `etcdutl hashkv` (3.6+) on the db.
+        let u = status::UtlHashKv {
+            hash: h.hash,
+            hash_revision: h.hash_revision,
+            compact_revision: h.compact_revision,
+        };
+        let row = vec![
+            u.hash.to_string(),
+            u.hash_revision.to_string(),
+            u.compact_revision.to_string(),
+        ];
+        match fmt {
+            EtcdFormat::Json => {
+                serde_json::to_writer(&mut *out, &u)?;
+                writeln!(out)?;
+            }
+            EtcdFormat::Simple => writeln!(out, "{}", row.join(", "))?,
+            EtcdFormat::Table => table_right(
+                out,
+                table_style(&rules),
+                &["HASH", "HASH REVISION", "COMPACT REVISION"],
+                &[row],
+            )?,
+        }
+        return Ok(damage_note(&idx));
+    }
     let f = facts(&o, &b);
     let hdr: Header = with_db_term(header(&o.input, &f.members, idx.current_revision), f.term());
     let endpoint = path.display().to_string();
     match fmt {
         EtcdFormat::Json => {
-            serde_json::to_writer(&mut *out, &status::hashkv_json(endpoint, hdr, &h))?;
+            serde_json::to_writer(&mut *out, &status::hashkv_json(endpoint, hdr, &h, &rules))?;
             writeln!(out)?;
         }
         EtcdFormat::Simple => writeln!(

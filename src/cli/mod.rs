@@ -54,6 +54,8 @@ Exit codes: 0 no error finding, 1 at least one error finding, 2 input unusable."
         /// Data dir, member dir, db file or snapshot file.
         path: PathBuf,
         #[command(flatten)]
+        version: VersionArg,
+        #[command(flatten)]
         out: OutputArg,
     },
     /// Show what PATH is and what is in it: files, db meta, buckets, revisions, members, leases, auth, alarms.
@@ -112,6 +114,11 @@ Examples:
         /// The whole-db hash etcd's corruption checker compares instead.
         #[arg(long)]
         backend: bool,
+        /// Print as `etcdutl hashkv` (3.6+) prints, rather than `etcdctl endpoint hashkv`.
+        #[arg(long)]
+        etcdutl: bool,
+        #[command(flatten)]
+        version: VersionArg,
         #[command(flatten)]
         out: EtcdOutputArg,
     },
@@ -195,6 +202,8 @@ was written but something was lost (said on the first line), 2 nothing could be 
         /// Apply the WAL's committed entries past the db's consistent index.
         #[arg(long)]
         replay_wal: bool,
+        #[command(flatten)]
+        version: VersionArg,
     },
     /// Why etcd on a control-plane node will not come up: manifest, certificates, disk, identity, data.
     Doctor(doctor_commands::DoctorArgs),
@@ -208,6 +217,16 @@ Examples:
   etcd-rescue completions zsh > \"${fpath[1]}/_etcd-rescue\"
   etcd-rescue completions fish > ~/.config/fish/completions/etcd-rescue.fish")]
     Completions { shell: clap_complete::Shell },
+}
+
+/// `--etcd-version`: whose rules a verdict follows.
+#[derive(clap::Args, Clone, Copy)]
+pub struct VersionArg {
+    /// The etcd release to judge for: 3.4, 3.5, 3.6, 3.7, optionally with a
+    /// patch (3.5.21) or as an image tag (registry.k8s.io/etcd:3.5.21-0).
+    /// Default: the line that wrote the files.
+    #[arg(long = "etcd-version", value_name = "X.Y[.Z]")]
+    pub etcd_version: Option<etcd_rescue::etcd::lines::EtcdVersion>,
 }
 
 /// `-w`/`-o` for the etcdctl-like commands.
@@ -285,9 +304,11 @@ Exit codes: 0 read and (for a snapshot file) the SHA-256 trailer matches; 1 the 
 not match or the file is cut; 2 unusable input.")]
     Status {
         path: PathBuf,
-        /// 3.6's meaning of total keys (live keys) and the storage version.
+        /// Same as --etcd-version 3.6 (live keys as total keys, and the storage version).
         #[arg(long = "v3.6")]
         v36: bool,
+        #[command(flatten)]
+        version: VersionArg,
         #[command(flatten)]
         out: EtcdOutputArg,
     },
@@ -466,7 +487,11 @@ pub fn run() -> i32 {
 
 fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
     match cmd {
-        Command::Check { path, out: o } => commands::check(&path, o.output, out),
+        Command::Check {
+            path,
+            version,
+            out: o,
+        } => commands::check(&path, version.etcd_version, o.output, out),
         Command::Inspect { path, out: o } => commands::inspect(&path, o.output, out),
         Command::Get(args) => keyspace_commands::get(&args, out),
         Command::History {
@@ -476,15 +501,37 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             values,
             out: o,
         } => keyspace_commands::history(&path, &key, prefix, values, o.output, out),
-        Command::Snapshot(SnapshotCommand::Status { path, v36, out: o }) => {
-            keyspace_commands::snapshot_status(&path, v36, o.output, out)
+        Command::Snapshot(SnapshotCommand::Status {
+            path,
+            v36,
+            version,
+            out: o,
+        }) => {
+            let v = version.etcd_version.or_else(|| {
+                v36.then(|| {
+                    etcd_rescue::etcd::lines::EtcdVersion::line(
+                        etcd_rescue::etcd::lines::Line::V3_6,
+                    )
+                })
+            });
+            keyspace_commands::snapshot_status(&path, v, o.output, out)
         }
         Command::Hashkv {
             path,
             rev,
             backend,
+            etcdutl,
+            version,
             out: o,
-        } => keyspace_commands::hashkv(&path, rev, backend, o.output, out),
+        } => keyspace_commands::hashkv(
+            &path,
+            rev,
+            backend,
+            version.etcd_version,
+            etcdutl,
+            o.output,
+            out,
+        ),
         Command::Members { path, out: o } => keyspace_commands::members(&path, o.output, out),
         Command::Leases { path, out: o } => keyspace_commands::leases(&path, o.output, out),
         Command::Auth {
@@ -546,6 +593,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             report,
             salvage,
             replay_wal,
+            version,
         } => commands::repair(
             &path,
             &dest,
@@ -554,6 +602,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             etcd_rescue::ops::repair::RepairOptions {
                 salvage,
                 replay_wal,
+                etcd_version: version.etcd_version,
             },
             out,
         ),

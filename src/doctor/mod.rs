@@ -77,6 +77,9 @@ pub struct Options {
     pub etcd_args: Vec<String>,
     /// The time to judge dates at (seconds since 1970; default now).
     pub now: Option<i64>,
+    /// The etcd release to judge the data for (default: the manifest's
+    /// image tag, else the line that wrote the data).
+    pub etcd_version: Option<crate::etcd::lines::EtcdVersion>,
 }
 
 /// Flags whose value is a path etcd opens.
@@ -219,7 +222,12 @@ pub fn run(o: &Options) -> Result<Report, String> {
             "add --data-dir=/var/lib/etcd (and its hostPath volume) to the manifest".into(),
         )),
         Some(dd) => {
-            let (i, d, b) = data_dir_checks(&dd.host, &flags, &mfile, &mut out);
+            let version = o.etcd_version.or_else(|| {
+                man.as_ref()
+                    .and_then(|m| m.image.as_deref())
+                    .and_then(crate::etcd::lines::EtcdVersion::parse)
+            });
+            let (i, d, b) = data_dir_checks(&dd.host, &flags, &mfile, version, &mut out);
             ident = Some(i);
             disk_info = Some(d);
             boot = b;
@@ -491,6 +499,7 @@ fn data_dir_checks(
     dd: &Path,
     flags: &Flags,
     mfile: &str,
+    version: Option<crate::etcd::lines::EtcdVersion>,
     out: &mut Vec<Problem>,
 ) -> (
     identity::DataDirIdentity,
@@ -647,17 +656,26 @@ fn data_dir_checks(
     // Data: the full check and its boot prediction.
     let mut boot = None;
     if let Some(inp) = &input {
-        match crate::ops::check::check(inp) {
+        match crate::ops::check::check_as(inp, version) {
             Ok(r) => {
                 let starts = r.boot.as_ref().is_none_or(|b| b.starts);
+                let v = r
+                    .boot
+                    .as_ref()
+                    .map_or(String::new(), |b| format!(" {}", b.etcd_version));
                 for f in r.findings {
-                    if f.severity == Severity::Info || f.code == "etcd.alarm.active" {
+                    // The boot verdict is judged below, from the prediction.
+                    if f.severity == Severity::Info
+                        || f.code == "etcd.alarm.active"
+                        || f.code.starts_with("boot.")
+                    {
                         continue;
                     }
                     let mut f = f;
                     if starts && f.severity == Severity::Error {
                         f.severity = Severity::Warning;
-                        f.message.push_str(" (etcd 3.4 still starts on this data)");
+                        f.message
+                            .push_str(&format!(" (etcd{v} still starts on this data)"));
                     }
                     let fix = data_fix(f.code, &dd_name);
                     out.push(Problem {
@@ -679,11 +697,28 @@ fn data_dir_checks(
                             Severity::Error,
                             "data.will-not-start",
                             &dd_name,
-                            format!("etcd 3.4 will not start on this data dir: {}", b.summary),
+                            format!("etcd {} will not start on this data dir: {}", b.etcd_version, b.summary),
                             format!("{advice}{}first keep a copy of the whole data dir; `etcd-rescue check {dd_name}` shows each step", if advice.is_empty() { "" } else { "; " }),
                         ));
                     }
-                    for s in b.steps.iter().filter(|s| b.starts && s.severity == Severity::Warning) {
+                    for h in b.hazards.iter().filter(|_| b.starts) {
+                        out.push(Problem::new(
+                            Area::Data,
+                            Severity::Warning,
+                            "data.boot-hazard",
+                            &dd_name,
+                            format!("etcd {} starts, but {h}", b.etcd_version),
+                            b.steps
+                                .iter()
+                                .find(|s| s.what.contains(h.as_str()))
+                                .map_or(String::new(), |s| s.advice.clone()),
+                        ));
+                    }
+                    for s in b.steps.iter().filter(|s| {
+                        b.starts
+                            && s.severity == Severity::Warning
+                            && !b.hazards.contains(&s.what)
+                    }) {
                         out.push(Problem::new(
                             Area::Data,
                             Severity::Warning,

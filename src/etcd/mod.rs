@@ -7,8 +7,10 @@
 //! * [`validate`], an item visitor that checks every record during a walk.
 #![forbid(unsafe_code)]
 
+pub mod detect;
 pub mod keyspace;
 pub mod kv;
+pub mod lines;
 pub mod records;
 pub mod revision;
 pub mod validate;

@@ -124,11 +124,22 @@ fn kept(h: &KeyHistory<'_>, at: i64) -> Option<RevisionKey> {
     Some(r.revision())
 }
 
-/// `hashkv` at `rev` (0: the current revision).
+/// `hashkv` at `rev` (0: the current revision), refused at the compacted
+/// revision itself as 3.4 and 3.5.0 refuse it.
 pub fn hash_kv(index: &KeyIndex<'_>, rev: i64) -> Result<HashKv, HashKvError> {
+    hash_kv_as(index, rev, &crate::etcd::lines::V3_4)
+}
+
+/// `hashkv` at `rev` by the rules of a line (which revisions are refused
+/// as compacted).
+pub fn hash_kv_as(
+    index: &KeyIndex<'_>,
+    rev: i64,
+    rules: &crate::etcd::lines::LineRules,
+) -> Result<HashKv, HashKvError> {
     let compact = index.compacted;
     let current = index.current_revision;
-    if rev > 0 && rev <= compact && compact > 0 {
+    if rules.hashkv_compacted(rev, compact) {
         return Err(HashKvError::Compacted {
             requested: rev,
             compacted: compact,

@@ -1,7 +1,11 @@
-//! What etcd 3.4 will do when started on a member dir: which snap it loads,
-//! whether the db fits it, whether the WAL reads (repaired or refused), and
-//! how many committed entries it will re-apply; each with the advice an
-//! expert would give.
+//! What etcd of a given line (3.4-3.7, see [`crate::etcd::lines`]) will do
+//! when started on a member dir: which snap it loads (3.7 builds it from the
+//! WAL's snapshot record), whether the db fits it, whether the WAL reads
+//! (repaired or refused), the schema and cluster-version checks of the newer
+//! lines, and how many committed entries it will re-apply; each with the
+//! message etcd prints and the advice an expert would give. `starts` is what
+//! etcd does; a member that starts but loses or delays writes carries a
+//! hazard instead.
 
 use crate::snap::SnapFile;
 use crate::wal::log::LogReport;
@@ -23,6 +27,13 @@ pub struct BootStep {
 pub struct Boot {
     pub starts: bool,
     pub summary: String,
+    /// The line whose rules were followed ("3.5").
+    pub line: String,
+    /// The release asked for, or the line that wrote the files.
+    pub etcd_version: String,
+    /// What goes wrong once it runs (writes that time out or are lost, data
+    /// served wrong), each said plainly.
+    pub hazards: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loads_snap: Option<String>,
     pub steps: Vec<BootStep>,
@@ -84,6 +95,8 @@ pub const DB_BLOCKERS: &[&str] = &[
     "bolt.bucket.root-non-bucket",
     "etcd.key.value-decode",
     "etcd.key.revision-key",
+    "bolt.freelist.wrong-type",
+    "bolt.freelist.unreadable",
 ];
 
 /// What boot prediction needs to know of the db.
@@ -93,10 +106,54 @@ pub struct DbState {
     pub consistent_index: Option<u64>,
     /// The first finding that stops etcd (one of [`DB_BLOCKERS`]).
     pub blocker: Option<crate::findings::Finding>,
+    pub storage_version: Option<String>,
+    pub has_confstate: bool,
+    pub cluster_version: Option<String>,
+    /// The target of an enabled downgrade.
+    pub downgrade_target: Option<String>,
+    /// Learners in the db's `members` bucket.
+    pub learners: usize,
 }
 
-/// Predict etcd 3.4's start on `member_dir`.
-pub fn predict(member_dir: &Path, db: &DbState, log: &LogReport, snaps: &[SnapFile]) -> Boot {
+impl DbState {
+    /// The boot-relevant facts of a checked db.
+    pub fn from_facts(
+        f: &crate::etcd::validate::EtcdFacts,
+        blocker: Option<crate::findings::Finding>,
+    ) -> DbState {
+        use crate::etcd::records::MetaRecord;
+        let downgrade_target = f
+            .downgrade
+            .as_deref()
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .filter(|v| v.get("enabled").and_then(|e| e.as_bool()) == Some(true))
+            .and_then(|v| v.get("target-version")?.as_str().map(str::to_string));
+        DbState {
+            present: true,
+            consistent_index: f.consistent_index(),
+            blocker,
+            storage_version: f.meta.iter().find_map(|m| match m {
+                MetaRecord::StorageVersion(v) => Some(v.clone()),
+                _ => None,
+            }),
+            has_confstate: f.meta.iter().any(|m| matches!(m, MetaRecord::ConfState(_))),
+            cluster_version: f.cluster_version.clone(),
+            downgrade_target,
+            learners: f.members.iter().filter(|m| m.is_learner).count(),
+        }
+    }
+}
+
+/// Predict the start of etcd following `rules` on `member_dir`.
+pub fn predict(
+    member_dir: &Path,
+    db: &DbState,
+    log: &LogReport,
+    snaps: &[SnapFile],
+    rules: &crate::etcd::lines::LineRules,
+) -> Boot {
+    let line = rules.line();
+    let mut hazards = Vec::new();
     let db_consistent_index = db.consistent_index;
     let db_present = db.present;
     use crate::findings::Severity::{Error, Info, Warning};
@@ -113,7 +170,9 @@ pub fn predict(member_dir: &Path, db: &DbState, log: &LogReport, snaps: &[SnapFi
     for (i, s) in log.segments.iter().enumerate() {
         let Some(p) = &s.read.problem else { continue };
         let off = s.read.bad_offset.unwrap_or(0);
-        if p.repairable() && i + 1 == n {
+        let cut_by_repair = p.repairable()
+            || matches!(p, Problem::Oversize { len } if rules.oversize_repairable(*len, off, s.size));
+        if cut_by_repair && i + 1 == n {
             step(
                 &mut steps,
                 Warning,
@@ -169,7 +228,17 @@ pub fn predict(member_dir: &Path, db: &DbState, log: &LogReport, snaps: &[SnapFi
         .map(|s| (s.term, s.index))
         .collect();
     let mut loaded: Option<&SnapFile> = None;
-    for s in snaps {
+    // 3.7 reads no .snap: the snapshot is the newest WAL snapshot record.
+    let wal_snap = if rules.reads_v2_snap {
+        None
+    } else {
+        log.snapshots
+            .iter()
+            .filter(|s| s.index <= commit)
+            .max_by_key(|s| s.index)
+            .copied()
+    };
+    for s in snaps.iter().filter(|_| rules.reads_v2_snap) {
         if let Some(p) = &s.problem {
             step(
                 &mut steps,
@@ -198,8 +267,30 @@ pub fn predict(member_dir: &Path, db: &DbState, log: &LogReport, snaps: &[SnapFi
             "",
         );
     }
-    let snap_index = loaded.map_or(0, |s| s.index);
-    match loaded {
+    let snap_index = loaded.map_or(wal_snap.map_or(0, |s| s.index), |s| s.index);
+    if let Some(w) = wal_snap.filter(|w| w.index > 0) {
+        step(
+            &mut steps,
+            Info,
+            format!(
+                "constructs its snapshot from the WAL record (term {}, index {}); etcd {line} reads no .snap file",
+                w.term, w.index
+            ),
+            "",
+        );
+    }
+    if let Some(s) = loaded {
+        let custom = s.v2_shape.is_some_and(|v| v.custom_nodes > 0);
+        if custom && rules.v2_content_fatal {
+            starts = false;
+            summary = format!(
+                "{} holds custom v2 content: etcd {line} exits with \"detected disallowed custom content in v2store for stage --v2-deprecation=write-only\"",
+                s.path.display()
+            );
+            step(&mut steps, Error, summary.clone(), "check it with etcd 3.5's `etcdutl check v2store`; remove the v2 data on 3.5 before upgrading, or start with --v2-deprecation=write-only-skip-check (3.6.13+)");
+        }
+    }
+    match loaded.filter(|_| wal_snap.is_none()) {
         Some(s) => step(
             &mut steps,
             Info,
@@ -213,7 +304,9 @@ pub fn predict(member_dir: &Path, db: &DbState, log: &LogReport, snaps: &[SnapFi
         ),
         None => {
             let first = log.segments.first().and_then(|s| s.name);
-            if first.is_some_and(|f| f.seq != 0) {
+            if wal_snap.is_some_and(|w| w.index > 0) {
+                // Opened at the WAL snapshot record.
+            } else if first.is_some_and(|f| f.seq != 0) {
                 starts = false;
                 summary =
                     "no usable snapshot and the first WAL segment is gone: wal: file not found"
@@ -302,22 +395,65 @@ pub fn predict(member_dir: &Path, db: &DbState, log: &LogReport, snaps: &[SnapFi
     }
     if ci > last && last > 0 && starts {
         // New raft entries get indices at or below the db's consistent index
-        // and etcd skips applying them: it runs but cannot serve.
-        starts = false;
-        summary = format!(
-            "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd starts but skips every new entry up to index {ci}, so requests time out"
+        // and etcd skips applying them: it serves reads, but writes up to
+        // that index are acknowledged by raft and never applied (they time
+        // out) until the log passes the db's index.
+        let h = format!(
+            "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd starts and serves reads, but skips applying the next {} entries, so writes time out until the log passes index {ci}",
+            ci - last
         );
+        hazards.push(h.clone());
         step(
             &mut steps,
-            Error,
-            summary.clone(),
+            Warning,
+            h,
             "the log lost entries the db holds: rebuild the member from its db instead (`etcdctl snapshot restore member/snap/db --skip-hash-check` into a new data dir), or remove and re-add it in a multi-member cluster",
         );
+    }
+    // 4b. The newer lines' checks of the db.
+    if rules.schema_check && db.present {
+        match &db.storage_version {
+            Some(v) => {
+                if let Some(why) = rules.refuses_storage_version(v) {
+                    starts = false;
+                    summary = format!("the db's storage version is {v}: etcd {line} exits with \"Failed to validate schema\" ({why})");
+                    step(&mut steps, Error, summary.clone(), "run the etcd release that wrote this data dir, or downgrade it first (`etcdutl migrate --target-version` with that release's etcdutl)");
+                }
+            }
+            None if !db.has_confstate && rules.schema_needs_confstate => step(
+                &mut steps,
+                Warning,
+                format!("etcd {line} logs \"cannot detect storage schema version: missing confstate information\" (a warning; it still starts)"),
+                "",
+            ),
+            None => {}
+        }
+    }
+    let cluster_version = if rules.cluster_version_from_db {
+        db.cluster_version.clone()
+    } else {
+        loaded
+            .and_then(|s| s.cluster_version.clone())
+            .or_else(|| db.cluster_version.clone())
+    };
+    if let Some(cv) = &cluster_version {
+        if rules.refuses_cluster_version(cv, db.downgrade_target.as_deref()) {
+            starts = false;
+            summary = format!("the cluster version is {cv}: etcd {line} panics with \"invalid downgrade; server version is lower than determined cluster version\"");
+            step(&mut steps, Error, summary.clone(), "run a release at least as new as the cluster version; an older one needs a downgrade enabled first (`etcdctl downgrade enable`)");
+        }
+    }
+    if rules.max_learners_check && db.learners > 1 {
+        starts = false;
+        summary = format!("the db's members include {} learners: etcd {line} exits with \"membership: too many learner members in cluster\" (--max-learners defaults to 1)", db.learners);
+        step(&mut steps, Error, summary.clone(), "start etcd with --max-learners at least that high, then promote or remove the learners");
     }
     // 5. The db must open and its revisions must load.
     if let Some(f) = &db.blocker {
         starts = false;
-        let fatal = if f.code.starts_with("etcd.") {
+        let fatal = if f.code.starts_with("bolt.freelist") {
+            "bbolt reads the page the meta names as the freelist when it opens the db and panics (\"invalid freelist page\"); so do `snapshot status` and `snapshot restore`"
+        } else if f.code.starts_with("etcd.") {
             "etcd's index rebuild at start fails on it (cannot unmarshal)"
         } else if f.code.starts_with("bolt.meta") {
             "bbolt refuses to open the db"
@@ -338,12 +474,19 @@ pub fn predict(member_dir: &Path, db: &DbState, log: &LogReport, snaps: &[SnapFi
             "repair the db into a new snapshot (`etcd-rescue repair`, then `etcdctl snapshot restore`), or restore a backup; in a multi-member cluster remove and re-add the member",
         );
     }
+    let version = rules.version.to_string();
     if summary.is_empty() {
-        summary = "etcd 3.4 will start on this member".into();
+        summary = match hazards.first() {
+            None => format!("etcd {version} will start on this member"),
+            Some(h) => format!("etcd {version} starts on this member, but {h}"),
+        };
     }
     Boot {
         starts,
         summary,
+        line: line.to_string(),
+        etcd_version: version,
+        hazards,
         loads_snap: loaded.map(|s| s.path.display().to_string()),
         steps,
     }

@@ -19,6 +19,8 @@ pub struct CheckReport {
     /// What etcd will do when started on this member dir (dir inputs only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot: Option<super::boot::Boot>,
+    /// Which etcd line wrote the files, with the evidence.
+    pub lineage: crate::etcd::detect::Lineage,
 }
 
 #[derive(Debug, Serialize)]
@@ -96,8 +98,19 @@ pub struct DbCheck {
     pub trailer: Option<Trailer>,
 }
 
-/// Check the db of `input`. Errors only when there is no db to read.
+/// Check the db of `input`, the boot prediction following the rules of
+/// the line that wrote it. Errors only when there is no db to read.
 pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
+    check_as(input, None)
+}
+
+/// Check `input`; the boot prediction follows `version`'s rules (default:
+/// the line that wrote the files).
+pub fn check_as(
+    input: &Input,
+    version: Option<crate::etcd::lines::EtcdVersion>,
+) -> Result<CheckReport, OpenDbError> {
+    let mut signals = crate::etcd::detect::Signals::default();
     // A member dir without a db is still checked: its WAL and snaps, and
     // what etcd will do (it cannot start on it).
     let (mut findings, summary, consistent_index, trailer, name, members) =
@@ -115,7 +128,8 @@ pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
             _ => {
                 let db = OpenDb::open(input)?;
                 let c = check_db(&db)?;
-                let ci = c.facts.consistent_index();
+                let ci = Some(c.facts.clone());
+                super::lineage::db_signals(&c.facts, &mut signals);
                 let members = (c.facts.members.clone(), c.facts.removed_members.clone());
                 (
                     c.findings,
@@ -129,9 +143,11 @@ pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
         };
     let mut wal = None;
     let mut boot = None;
+    let mut lineage = crate::etcd::detect::detect(&signals);
     if let Some(member) = &input.member_dir {
         let mut changes = Vec::new();
         let read = crate::wal::log::read_log(&member.join("wal"), &mut |_, _, p| {
+            super::lineage::wal_signal(&p, &mut signals);
             if let crate::wal::segment::Payload::Entry(e) = p {
                 if e.entry_type == 1 {
                     changes.extend(super::identity::ConfChange::decode(e.index, e.data));
@@ -150,12 +166,18 @@ pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
                     ));
                 }
             }
-            let db = super::boot::DbState {
-                present: input.db.is_some(),
-                consistent_index,
-                blocker: findings.first_error_of(super::boot::DB_BLOCKERS),
+            super::lineage::snap_signals(&snaps, &mut signals);
+            lineage = crate::etcd::detect::detect(&signals);
+            let rules = super::lineage::rules_for(version, &lineage);
+            let blocker = findings.first_error_of(super::boot::DB_BLOCKERS);
+            let db = match &consistent_index {
+                Some(f) if input.db.is_some() => super::boot::DbState::from_facts(f, blocker),
+                _ => super::boot::DbState {
+                    blocker,
+                    ..Default::default()
+                },
             };
-            let mut b = super::boot::predict(member, &db, &r, &snaps);
+            let mut b = super::boot::predict(member, &db, &r, &snaps, &rules);
             let loaded = b
                 .loads_snap
                 .as_ref()
@@ -181,6 +203,23 @@ pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
                 );
             }
             findings.extend(identity);
+            // The verdict is a finding too, so the flag, the summary and
+            // the exit code agree.
+            let at = member.display().to_string();
+            if !b.starts {
+                findings.push(Finding::error(
+                    "boot.will-not-start",
+                    &at,
+                    format!("etcd {} will not start: {}", b.etcd_version, b.summary),
+                ));
+            }
+            for h in &b.hazards {
+                findings.push(Finding::error(
+                    "boot.hazard",
+                    &at,
+                    format!("etcd {} starts, but {h}", b.etcd_version),
+                ));
+            }
             boot = Some(b);
             wal = Some(WalSummary {
                 segments: r.segments.len(),
@@ -208,6 +247,7 @@ pub fn check(input: &Input) -> Result<CheckReport, OpenDbError> {
             snapshot_trailer: trailer,
         },
         boot,
+        lineage,
     })
 }
 
@@ -494,6 +534,7 @@ pub fn render_text(r: &CheckReport, out: &mut dyn std::io::Write) -> std::io::Re
     use super::render::{finding_line, human_bytes};
     let s = &r.summary;
     writeln!(out, "{} ({})", s.path, s.kind.describe_short())?;
+    writeln!(out, "{}", r.lineage.describe())?;
     if let Some(d) = &s.db {
         writeln!(
             out,

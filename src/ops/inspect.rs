@@ -37,6 +37,9 @@ pub struct InspectReport {
     pub snaps: Vec<crate::snap::SnapFile>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot: Option<super::boot::Boot>,
+    /// Which etcd line wrote the files, with the evidence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<crate::etcd::detect::Lineage>,
     /// Anything odd, in words.
     pub marks: Vec<String>,
 }
@@ -132,6 +135,7 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
         storage_version: None,
         snaps: Vec::new(),
         boot: None,
+        lineage: None,
         marks,
     };
     if let Some(member) = &input.member_dir {
@@ -215,14 +219,19 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
             _ => {}
         }
     }
+    let mut signals = crate::etcd::detect::Signals::default();
+    super::lineage::db_signals(&f, &mut signals);
+    super::lineage::snap_signals(&report.snaps, &mut signals);
+    report.lineage = Some(crate::etcd::detect::detect(&signals));
     if let Some(member) = &input.member_dir {
-        if let Ok(log) = crate::wal::log::read_log(&member.join("wal"), &mut |_, _, _| {}) {
-            let db = super::boot::DbState {
-                present: true,
-                consistent_index: f.consistent_index(),
-                blocker: None,
-            };
-            let b = super::boot::predict(member, &db, &log, &report.snaps);
+        if let Ok(log) = crate::wal::log::read_log(&member.join("wal"), &mut |_, _, p| {
+            super::lineage::wal_signal(&p, &mut signals)
+        }) {
+            let lineage = crate::etcd::detect::detect(&signals);
+            let rules = super::lineage::rules_for(None, &lineage);
+            let db = super::boot::DbState::from_facts(&f, None);
+            let b = super::boot::predict(member, &db, &log, &report.snaps, &rules);
+            report.lineage = Some(lineage);
             if !b.starts {
                 report
                     .marks
@@ -240,6 +249,12 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
 pub fn render_text(r: &InspectReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     use super::render::human_bytes;
     writeln!(out, "{}: {}", r.path, r.kind.describe())?;
+    if let Some(l) = &r.lineage {
+        writeln!(out, "{}", l.describe())?;
+        for c in &l.conflicts {
+            writeln!(out, "  ! {c}")?;
+        }
+    }
     if r.files.len() > 1 || r.kind == InputKind::DataDir || r.kind == InputKind::MemberDir {
         writeln!(out, "\nFiles:")?;
         let width = r.files.iter().map(|f| f.path.len()).max().unwrap_or(0);

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod k8s;
 pub mod k8s_extract;
 pub mod keyspace;
+pub mod lineage;
 pub mod map;
 pub mod open;
 pub mod render;

@@ -112,3 +112,69 @@ pub fn table_dyn(
     }
     writeln!(out, "+{line}+")
 }
+
+/// The tablewriter styles etcd's tools print with: 3.4-3.6 (tablewriter
+/// 0.0.5, ASCII borders) and 3.7 (tablewriter 1.x, box-drawing borders).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableStyle {
+    Ascii,
+    Boxed,
+}
+
+/// A table with centred headers and right-aligned cells (etcdutl's
+/// `snapshot status` and `hashkv` tables).
+pub fn table_right(
+    out: &mut dyn Write,
+    style: TableStyle,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(x) = w.get_mut(i) {
+                *x = (*x).max(c.chars().count());
+            }
+        }
+    }
+    let (h, v) = match style {
+        TableStyle::Ascii => ("-", "|"),
+        TableStyle::Boxed => ("─", "│"),
+    };
+    let rule = |l: &str, m: &str, r: &str| -> String {
+        let seg: Vec<String> = w.iter().map(|n| h.repeat(n + 2)).collect();
+        format!("{l}{}{r}", seg.join(m))
+    };
+    let (top, mid, bottom) = match style {
+        TableStyle::Ascii => (
+            rule("+", "+", "+"),
+            rule("+", "+", "+"),
+            rule("+", "+", "+"),
+        ),
+        TableStyle::Boxed => (
+            rule("┌", "┬", "┐"),
+            rule("├", "┼", "┤"),
+            rule("└", "┴", "┘"),
+        ),
+    };
+    writeln!(out, "{top}")?;
+    let cells: Vec<String> = headers
+        .iter()
+        .zip(&w)
+        .map(|(t, n)| {
+            let pad = n - t.chars().count();
+            format!(" {}{t}{} ", " ".repeat(pad / 2), " ".repeat(pad - pad / 2))
+        })
+        .collect();
+    writeln!(out, "{v}{}{v}", cells.join(v))?;
+    writeln!(out, "{mid}")?;
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&w)
+            .map(|(c, n)| format!(" {}{c} ", " ".repeat(n - c.chars().count())))
+            .collect();
+        writeln!(out, "{v}{}{v}", cells.join(v))?;
+    }
+    writeln!(out, "{bottom}")
+}

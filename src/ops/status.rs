@@ -47,19 +47,20 @@ pub struct StatusReport {
     pub total_key: u64,
     #[serde(rename = "totalSize")]
     pub total_size: u64,
+    /// The storage version (printed by 3.6+ tools; empty for older dbs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Not printed (etcdutl's JSON has no such field): said on stderr.
+    #[serde(skip)]
     pub sha256: TrailerVerdict,
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(skip)]
     pub unreadable_subtrees: usize,
 }
 
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-/// Compute the status. `v36`: 3.6's meaning of total keys (live keys).
-pub fn status(db: &OpenDb, v36: bool) -> Option<StatusReport> {
+/// Compute the status as the tool of `rules`' line computes it (3.6+: live
+/// keys as total keys, and the storage version).
+pub fn status(db: &OpenDb, rules: &crate::etcd::lines::LineRules) -> Option<StatusReport> {
+    let v36 = rules.snapshot_status_total_key == crate::etcd::lines::TotalKeyRule::LiveKeys;
     let (bytes, trailer) = db.db_bytes();
     let bolt = db.bolt().ok()?;
     let s: SnapshotStatus = snapshot_status(&bolt)?;
@@ -80,6 +81,11 @@ pub fn status(db: &OpenDb, v36: bool) -> Option<StatusReport> {
             crate::etcd::records::MetaRecord::StorageVersion(v) => Some(v.clone()),
             _ => None,
         });
+    }
+    if rules.snapshot_status_version {
+        version = Some(version.unwrap_or_default());
+    } else {
+        version = None;
     }
     Some(StatusReport {
         hash: s.hash,
@@ -122,19 +128,36 @@ pub struct HashKvResp {
     pub header: Header,
     pub hash: u32,
     pub compact_revision: i64,
-    pub hash_revision: i64,
+    /// Answered by 3.6+ servers only (etcd#14537).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_revision: Option<i64>,
 }
 
-pub fn hashkv_json(endpoint: String, header: Header, h: &HashKv) -> Vec<HashKvJson> {
+pub fn hashkv_json(
+    endpoint: String,
+    header: Header,
+    h: &HashKv,
+    rules: &crate::etcd::lines::LineRules,
+) -> Vec<HashKvJson> {
     vec![HashKvJson {
         endpoint,
         hash_kv: HashKvResp {
             header,
             hash: h.hash,
             compact_revision: h.compact_revision,
-            hash_revision: h.hash_revision,
+            hash_revision: rules.has_hash_revision.then_some(h.hash_revision),
         },
     }]
+}
+
+/// `etcdutl hashkv -w json` (3.6+).
+#[derive(Debug, Serialize)]
+pub struct UtlHashKv {
+    pub hash: u32,
+    #[serde(rename = "hashRevision")]
+    pub hash_revision: i64,
+    #[serde(rename = "compactRevision")]
+    pub compact_revision: i64,
 }
 
 #[cfg(test)]

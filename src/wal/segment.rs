@@ -48,6 +48,10 @@ pub struct Entry<'a> {
     pub index: u64,
     #[serde(skip)]
     pub data: &'a [u8],
+    /// Whether the type field was written (gogo-protobuf writers, 3.4-3.6,
+    /// always write it; 3.7's protobuf-go may leave a zero out).
+    #[serde(skip)]
+    pub type_present: bool,
 }
 
 impl<'a> Entry<'a> {
@@ -57,11 +61,15 @@ impl<'a> Entry<'a> {
             term: 0,
             index: 0,
             data: &[],
+            type_present: false,
         };
         for f in proto::fields(b) {
             let (n, v, at) = f?;
             match n {
-                1 => e.entry_type = v.as_u64(n, at)?,
+                1 => {
+                    e.entry_type = v.as_u64(n, at)?;
+                    e.type_present = true;
+                }
                 2 => e.term = v.as_u64(n, at)?,
                 3 => e.index = v.as_u64(n, at)?,
                 4 => e.data = v.as_bytes(n, at)?,

@@ -115,6 +115,13 @@ impl Role {
     }
 }
 
+/// 3.5+ entries carry the bcrypt hash base64-encoded (etcd's server encodes
+/// it before proposing, the auth store decodes it at apply; an undecodable
+/// one fails the request).
+fn stored_hash(hashed: &[u8]) -> Option<Vec<u8>> {
+    crate::k8s::crypt::b64_decode(std::str::from_utf8(hashed).ok()?)
+}
+
 fn hash(password: &[u8]) -> Option<Vec<u8>> {
     let h = bcrypt::hash_with_result(password, BCRYPT_COST).ok()?;
     Some(h.format_for_version(bcrypt::Version::TwoA).into_bytes())
@@ -167,7 +174,7 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
             let password = if no_password {
                 Vec::new()
             } else if !hashed.is_empty() {
-                hashed
+                stored_hash(&hashed)?
             } else {
                 hash(&proto::last_bytes(&fs, 2))?
             };
@@ -196,7 +203,7 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
             u.password = if hashed.is_empty() {
                 hash(&proto::last_bytes(&fs, 2))?
             } else {
-                hashed
+                stored_hash(&hashed)?
             };
             put_user(b, &u);
         }
@@ -329,7 +336,13 @@ mod tests {
         put_bytes(&mut grant, 2, &perm);
         assert!(apply(&mut b, 1203, &grant).is_some());
         // No password hashing here: the entry carries the hash (3.5 form).
-        assert!(apply(&mut b, 1100, &msg(&[(1, b"alice"), (4, b"$2a$10$hash")])).is_some());
+        // base64 of "$2a$10$hash", as 3.5 proposes it.
+        assert!(apply(
+            &mut b,
+            1100,
+            &msg(&[(1, b"alice"), (4, b"JDJhJDEwJGhhc2g=")])
+        )
+        .is_some());
         assert!(apply(&mut b, 1104, &msg(&[(1, b"alice"), (2, b"reader")])).is_some());
         assert!(apply(&mut b, 1104, &msg(&[(1, b"alice"), (2, b"missing")])).is_none());
         let alice = User::decode(&b[b"authUsers".as_slice()][b"alice".as_slice()]).unwrap();

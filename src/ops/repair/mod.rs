@@ -51,6 +51,9 @@ use report::{describe_damage, finish};
 pub struct RepairOptions {
     pub salvage: bool,
     pub replay_wal: bool,
+    /// The release the output is for (default: the line that wrote the
+    /// input): its meta keys and its restore tool.
+    pub etcd_version: Option<crate::etcd::lines::EtcdVersion>,
 }
 
 /// Records of one bucket, by where they came from.
@@ -138,6 +141,10 @@ pub struct RepairReport {
     /// The whole state came from the log (it holds every entry from index
     /// 1 and agrees with every record the db still has).
     pub rebuilt_from_log: bool,
+    /// The release the output was written for, and the command that
+    /// restores it.
+    pub etcd_version: String,
+    pub restore_with: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan: Option<ScanStats>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -191,6 +198,8 @@ pub fn repair(
         )));
     }
     let log = input.member_dir.as_deref().map(read_entries);
+    let asked = opts.etcd_version;
+    let rules = crate::ops::lineage::rules_for(asked, &crate::ops::lineage::lineage(input));
     let page_size = file
         .as_ref()
         .map(|f| f.page_size())
@@ -218,7 +227,8 @@ pub fn repair(
             .as_ref()
             .and_then(|l| l.as_ref().ok())
             .is_some_and(|l| l.entries.iter().any(|e| e.index > ci && !inert(e)));
-        let streamable = !opts.salvage && !opts.replay_wal && !log_past;
+        // A release asked for explicitly gets its own meta keys: rebuilt.
+        let streamable = !opts.salvage && !opts.replay_wal && !log_past && asked.is_none();
         let mut streamed = false;
         if let (true, Some(f)) = (streamable, file.as_ref()) {
             if let Some(meta) = f.meta() {
@@ -271,6 +281,11 @@ pub fn repair(
                 report.losses = Some(l);
             }
             report.unreadable = unreadable;
+            let term = log.as_ref().and_then(|l| l.as_ref().ok()).and_then(|l| {
+                let ci = meta_u64(&b, b"consistent_index")?;
+                l.entries.iter().find(|e| e.index == ci).map(|e| e.term)
+            });
+            line_meta(&mut b, &rules, term);
             report.consistent_index = meta_u64(&b, b"consistent_index");
             let first = DbWriter::layout_pass(opts_w).map_err(to_io)?;
             let (_, layout) = write_buckets(&b, first, &mut report).map_err(to_io)?;
@@ -281,8 +296,80 @@ pub fn repair(
         Ok(())
     });
     written?;
+    report.etcd_version = rules.version.to_string();
+    report.restore_with = format!(
+        "{} snapshot restore {} --data-dir NEW_DATA_DIR",
+        rules.snapshot_tool,
+        dest.display()
+    );
     finish(&mut report);
     Ok(report)
+}
+
+/// The meta keys the target line keeps: `term` (3.5+, the term of the entry
+/// at the consistent index, else kept, else 1), `confState` (3.5+, from the
+/// members bucket when missing), `storageVersion` (3.6+ set to the line's;
+/// removed for older lines, which do not know it).
+fn line_meta(b: &mut Buckets, rules: &crate::etcd::lines::LineRules, term: Option<u64>) {
+    let conf = (rules.writes_confstate
+        && !b
+            .get(b"meta".as_slice())
+            .is_some_and(|m| m.contains_key(b"confState".as_slice())))
+    .then(|| conf_state_of(b))
+    .flatten();
+    let meta = b.entry(b"meta".to_vec()).or_default();
+    if rules.writes_term {
+        match term {
+            Some(t) => {
+                meta.insert(b"term".to_vec(), t.to_be_bytes().to_vec());
+            }
+            None => {
+                meta.entry(b"term".to_vec())
+                    .or_insert_with(|| 1u64.to_be_bytes().to_vec());
+            }
+        }
+    } else {
+        meta.remove(b"term".as_slice());
+        meta.remove(b"confState".as_slice());
+    }
+    if let Some(c) = conf {
+        meta.insert(b"confState".to_vec(), c);
+    }
+    match rules.storage_version {
+        Some(v) => {
+            meta.insert(b"storageVersion".to_vec(), v.as_bytes().to_vec());
+        }
+        None => {
+            meta.remove(b"storageVersion".as_slice());
+        }
+    }
+}
+
+/// raft's ConfState as etcd saves it (JSON), from the members bucket.
+fn conf_state_of(b: &Buckets) -> Option<Vec<u8>> {
+    let members = b.get(b"members".as_slice())?;
+    let (mut voters, mut learners) = (Vec::new(), Vec::new());
+    for (k, v) in members {
+        let id = u64::from_str_radix(std::str::from_utf8(k).ok()?, 16).ok()?;
+        let learner = serde_json::from_slice::<serde_json::Value>(v)
+            .ok()
+            .and_then(|j| j.get("isLearner").and_then(|l| l.as_bool()))
+            .unwrap_or(false);
+        if learner {
+            learners.push(id);
+        } else {
+            voters.push(id);
+        }
+    }
+    if voters.is_empty() {
+        return None;
+    }
+    let mut j = serde_json::json!({ "voters": voters });
+    if !learners.is_empty() {
+        j["learners"] = serde_json::json!(learners);
+    }
+    j["auto_leave"] = serde_json::json!(false);
+    serde_json::to_vec(&j).ok()
 }
 
 fn tree_label(file: Option<&BoltFile<'_>>) -> String {
@@ -399,6 +486,7 @@ pub fn dry_run(db: &[u8]) -> usize {
     let opts = RepairOptions {
         salvage: true,
         replay_wal: true,
+        etcd_version: None,
     };
     let mut b = gather(Some(&f), opts, &mut report, &mut sources);
     let entries: Vec<LogEntry> = db

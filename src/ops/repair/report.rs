@@ -119,6 +119,13 @@ pub fn render_text(r: &RepairReport, out: &mut dyn Write) -> std::io::Result<()>
         "  method: {}; tree read through {}",
         r.method, r.tree_from
     )?;
+    if !r.etcd_version.is_empty() {
+        writeln!(
+            out,
+            "  for etcd {}: restore with `{}`",
+            r.etcd_version, r.restore_with
+        )?;
+    }
     writeln!(
         out,
         "  {:<16} {:>10} {:>10} {:>10} {:>10}",
