@@ -235,10 +235,10 @@ pub struct GetArgs {
     /// End of the range [KEY, RANGE_END).
     pub range_end: Option<String>,
     /// Get keys with KEY as a prefix.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["from_key", "range_end"])]
     pub prefix: bool,
     /// Get keys greater than or equal to KEY.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "range_end")]
     pub from_key: bool,
     /// Revision to read at (default: the current revision).
     #[arg(long, default_value_t = 0)]
@@ -450,9 +450,18 @@ pub fn run() -> i32 {
         }
     };
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = output::Held::new(std::io::BufWriter::new(stdout.lock()));
     let r = dispatch(cli.command, &mut out);
-    let _ = out.flush();
+    let written = match &r {
+        Ok(_) => out.commit(),
+        Err(_) => out.discard(),
+    };
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("etcd-rescue: writing the output: {e}");
+            return exit::UNUSABLE;
+        }
+    }
     match r {
         Ok(code) => code,
         // A reader that went away (`| head`) is not an error.
@@ -568,4 +577,5 @@ mod commands;
 mod doctor_commands;
 mod k8s_commands;
 mod keyspace_commands;
+mod output;
 mod wal_commands;
