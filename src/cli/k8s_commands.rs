@@ -238,7 +238,11 @@ fn get(
     let mut code = damage_note(&idx);
     let fail = |e: k8s::SelectError| Failure {
         code: match e {
-            k8s::SelectError::UnknownResource(_) => exit::UNUSABLE,
+            // An unknown type, or a revision etcd would refuse.
+            k8s::SelectError::UnknownResource(_)
+            | k8s::SelectError::Range(etcd_rescue::mvcc::range::StreamError::Range(_)) => {
+                exit::UNUSABLE
+            }
             _ => exit::FINDINGS,
         },
         message: e.to_string(),
@@ -305,6 +309,11 @@ fn get(
     match output {
         Some(f @ (ObjectFormat::Yaml | ObjectFormat::Json)) => {
             let shown = objects.iter().filter(|o| o.object.is_some()).count();
+            if sel.name.is_some() && shown == 0 {
+                // The named object could not be decoded (said above): no
+                // empty list in its place.
+                return Ok(exit::FINDINGS);
+            }
             if sel.name.is_some() && shown == 1 {
                 if let Some(obj) = objects.iter().find_map(|o| o.object.as_ref()) {
                     print_one(obj, f, out)?;

@@ -31,7 +31,29 @@ Exit codes: 0 no error found, 1 errors found, 2 input unusable or bad usage.";
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Read a member that a running process (etcd) has open: its files may be mid-write.
+    #[arg(long, global = true)]
+    allow_live: bool,
 }
+
+/// etcd-dump-logs' entry type filters, for `wal dump --entry-type`.
+const ENTRY_TYPES: [&str; 12] = [
+    "ConfigChange",
+    "Normal",
+    "Request",
+    "InternalRaftRequest",
+    "IRRRange",
+    "IRRPut",
+    "IRRDeleteRange",
+    "IRRTxn",
+    "IRRCompaction",
+    "IRRLeaseGrant",
+    "IRRLeaseRevoke",
+    "IRRLeaseCheckpoint",
+];
+
+/// `--allow-live`, set once from the command line.
+static ALLOW_LIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `-o`/`-w`: the output format, on every command that reports.
 #[derive(clap::Args, Clone, Copy)]
@@ -349,7 +371,7 @@ Examples:
         /// Comma-separated etcd-dump-logs filters: ConfigChange, Normal, Request, InternalRaftRequest,
         /// IRRRange, IRRPut, IRRDeleteRange, IRRTxn, IRRCompaction, IRRLeaseGrant, IRRLeaseRevoke,
         /// IRRLeaseCheckpoint.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(ENTRY_TYPES))]
         entry_type: Vec<String>,
         /// Every record (metadata, CRC, hard state, snapshot) with its file offset.
         #[arg(long)]
@@ -432,8 +454,25 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// Resolve PATH, refusing a member a running process has open unless
+/// `--allow-live` (no lock is taken: `/proc/*/fd` tells).
 pub fn resolve(path: &std::path::Path) -> Result<Input, Failure> {
-    Ok(input::resolve(path)?)
+    let i = input::resolve(path)?;
+    let live = input::open_by_processes(&i);
+    if let Some((pid, comm, file)) = live.first() {
+        let what = format!(
+            "{} is open by process {pid} ({comm}): the member is in use (etcd running on it?), so its files may be mid-write and any answer may be torn; take a consistent copy with `etcdctl snapshot save FILE` and read that, or stop etcd first",
+            file.display()
+        );
+        if !ALLOW_LIVE.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Failure {
+                code: exit::UNUSABLE,
+                message: format!("{what} (--allow-live reads it anyway)"),
+            });
+        }
+        eprintln!("etcd-rescue: warning: {what}");
+    }
+    Ok(i)
 }
 
 pub fn run() -> i32 {
@@ -449,6 +488,7 @@ pub fn run() -> i32 {
             return code;
         }
     };
+    ALLOW_LIVE.store(cli.allow_live, std::sync::atomic::Ordering::Relaxed);
     let stdout = std::io::stdout();
     let mut out = output::Held::new(std::io::BufWriter::new(stdout.lock()));
     let r = dispatch(cli.command, &mut out);
