@@ -16,6 +16,12 @@ pub fn check(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failu
         Format::Json => render::json(out, &report)?,
         Format::Text => check::render_text(&report, out)?,
     }
+    if !report.ok {
+        eprintln!(
+            "etcd-rescue: damage: {} has error findings (listed in the report)",
+            path.display()
+        );
+    }
     Ok(if report.ok { exit::OK } else { exit::FINDINGS })
 }
 
@@ -152,6 +158,11 @@ pub fn bolt_map(path: &Path, svg: &Path, force: bool, out: &mut dyn Write) -> Re
         s.pages.unreachable,
         s.pages.free
     )?;
+    if errors > 0 {
+        eprintln!(
+            "etcd-rescue: damage: check found {errors} errors in {name}; the map shows where"
+        );
+    }
     Ok(if errors > 0 { exit::FINDINGS } else { exit::OK })
 }
 
@@ -179,6 +190,12 @@ pub fn repair(
     if let Some(p) = report_path {
         let json = serde_json::to_vec_pretty(&report).map_err(std::io::Error::other)?;
         etcd_rescue::ops::write::write_new_file(p, &json, true)?;
+    }
+    if !report.complete {
+        eprintln!(
+            "etcd-rescue: damage: not everything could be recovered from {} (the report says what was lost)",
+            path.display()
+        );
     }
     Ok(if report.complete {
         exit::OK

@@ -2,7 +2,7 @@
 //! backup, decoded to what kubectl shows.
 #![forbid(unsafe_code)]
 
-use super::keyspace_commands::{bolt, damage_note, index, open};
+use super::keyspace_commands::{bolt, damage_note, file_notes, index, open};
 use super::Failure;
 use clap::Subcommand;
 use etcd_rescue::k8s::render::{kubectl_json, kubectl_yaml, ListStream};
@@ -235,7 +235,7 @@ fn get(
     let o = open(path)?;
     let b = bolt(&o)?;
     let idx = index(&b)?;
-    let mut code = damage_note(&idx);
+    let mut code = file_notes(&o, &b)?.report().max(damage_note(&idx));
     let fail = |e: k8s::SelectError| Failure {
         code: match e {
             // An unknown type, or a revision etcd would refuse.
@@ -410,7 +410,7 @@ fn extract(
     let o = open(path)?;
     let b = bolt(&o)?;
     let idx = index(&b)?;
-    let mut code = damage_note(&idx);
+    let mut code = file_notes(&o, &b)?.report().max(damage_note(&idx));
     let bar = indicatif::ProgressBar::new(0);
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_style(
@@ -471,7 +471,7 @@ fn stats(
     let o = open(path)?;
     let b = bolt(&o)?;
     let idx = index(&b)?;
-    let code = damage_note(&idx);
+    let code = file_notes(&o, &b)?.report().max(damage_note(&idx));
     let s = etcd_rescue::ops::k8s_extract::stats(&idx, prefix, top);
     if format == etcd_rescue::ops::render::Format::Json {
         serde_json::to_writer_pretty(&mut *out, &s).map_err(std::io::Error::other)?;

@@ -439,6 +439,21 @@ enum BoltCommand {
     },
 }
 
+/// The completion script for `shell`. clap_complete's bash script names
+/// the functions of a hyphenated binary's subcommands in two ways
+/// (`etcd__rescue__subcmd__get` where it dispatches, `etcd__subcmd__rescue__subcmd__get`
+/// in the case labels, clap-rs/clap#6421), so nothing past the first word
+/// completed: the labels are renamed to what the dispatch uses.
+fn completions(shell: clap_complete::Shell) -> String {
+    let mut b = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "etcd-rescue", &mut b);
+    let s = String::from_utf8_lossy(&b).into_owned();
+    match shell {
+        clap_complete::Shell::Bash => s.replace("etcd__subcmd__rescue", "etcd__rescue"),
+        _ => s,
+    }
+}
+
 /// A command failure that maps to an exit code.
 pub struct Failure {
     pub code: i32,
@@ -607,7 +622,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             out,
         ),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "etcd-rescue", out);
+            out.write_all(completions(shell).as_bytes())?;
             Ok(exit::OK)
         }
     }
