@@ -106,7 +106,7 @@ fn zsh_script_defines_every_function_it_calls() {
     // loads.
     let s = script("zsh");
     let called: std::collections::BTreeSet<&str> = s
-        .split(|c: char| c == '"' || c == ' ' || c == ':' || c == '\n')
+        .split(['"', ' ', ':', '\n'])
         .filter(|w| w.starts_with("_etcd-rescue__") && w.ends_with("_commands"))
         .collect();
     assert!(!called.is_empty());
