@@ -203,3 +203,33 @@ pub fn repair(
         exit::FINDINGS
     })
 }
+
+pub fn status(path: &Path, fmt: super::EtcdFormat, out: &mut dyn Write) -> Result<i32, Failure> {
+    use etcd_rescue::ops::endpoint;
+    let input = resolve(path)?;
+    let report = check::check(&input)?;
+    let db = OpenDb::open(&input)?;
+    let e = endpoint::status(&input, &db, &report);
+    match fmt {
+        super::EtcdFormat::Json => {
+            serde_json::to_writer(&mut *out, &[&e]).map_err(std::io::Error::other)?;
+            writeln!(out)?;
+        }
+        super::EtcdFormat::Table => {
+            let (h, row) = endpoint::table_row(&e);
+            render::table_dyn(out, &h, &[row])?;
+        }
+        super::EtcdFormat::Simple => {
+            let (_, row) = endpoint::table_row(&e);
+            writeln!(out, "{}", row.join(", "))?;
+        }
+    }
+    let line = endpoint::health_line(&e);
+    if e.health.health {
+        eprintln!("{line}");
+        Ok(exit::OK)
+    } else {
+        eprintln!("etcd-rescue: {line}");
+        Ok(exit::FINDINGS)
+    }
+}

@@ -223,6 +223,24 @@ was written but something was lost (said on the first line), 2 nothing could be 
     /// Kubernetes objects: decode stored values, get them as kubectl shows them.
     #[command(subcommand)]
     K8s(k8s_commands::K8sCommand),
+    /// What `etcdctl endpoint status` and `endpoint health` would say, offline: ids, version, db size, raft term and indices, leader as last known, errors, and a health verdict.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue status /var/lib/etcd
+  etcd-rescue status /var/lib/etcd -w table
+  etcd-rescue status /var/lib/etcd -w json
+
+The table has etcdctl 3.4's columns; the JSON is etcdctl's list, each with a Health verdict.
+VERSION is the cluster version stored in the db (etcd does not store its own version);
+RAFT APPLIED INDEX is the db's consistent index (etcd replays the log past it at start).
+Exit codes: 0 healthy (etcd is predicted to start, no error finding), 1 unhealthy or damaged,
+2 unusable input.")]
+    Status {
+        /// Data dir or member dir (a db or snapshot file gives what the db holds).
+        path: PathBuf,
+        #[command(flatten)]
+        out: EtcdOutputArg,
+    },
     /// Print shell completions.
     #[command(after_help = "\
 Examples:
@@ -621,6 +639,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             },
             out,
         ),
+        Command::Status { path, out: o } => commands::status(&path, o.output, out),
         Command::Completions { shell } => {
             out.write_all(completions(shell).as_bytes())?;
             Ok(exit::OK)
