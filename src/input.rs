@@ -230,7 +230,7 @@ pub fn resolve(path: &Path) -> Result<Input, InputError> {
     })
 }
 
-/// Processes that have one of the input's files open (read from
+/// Processes that have one of the input's files open for writing (read from
 /// `/proc/*/fd`, without taking any lock): a running etcd. Each as
 /// (pid, command name, the file).
 pub fn open_by_processes(input: &Input) -> Vec<(u32, String, PathBuf)> {
@@ -266,7 +266,18 @@ pub fn open_by_processes(input: &Input) -> Vec<(u32, String, PathBuf)> {
             let Ok(target) = std::fs::read_link(fd.path()) else {
                 continue;
             };
-            if watched.contains(&target) {
+            // Readers (another etcd-rescue, a backup tool) are no danger:
+            // only a process that may write (O_WRONLY or O_RDWR, as etcd
+            // opens its db and WAL) counts.
+            let writes = std::fs::read_to_string(p.path().join("fdinfo").join(fd.file_name()))
+                .ok()
+                .and_then(|info| {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix("flags:"))
+                        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                })
+                .is_some_and(|flags| flags & 3 != 0);
+            if writes && watched.contains(&target) {
                 let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
                 out.push((pid, comm.trim().to_string(), target));
                 break;

@@ -402,10 +402,11 @@ fn inputs_that_are_not_files_are_refused_up_front() {
 fn a_member_in_use_is_refused_without_a_lock() {
     let (_tmp, dir) = copy_fixture();
     let db = dir.join("member/snap/db");
-    // A process holding the db open, as a running etcd does.
+    // A process holding the db open for writing, as a running etcd does
+    // (a reader, such as another etcd-rescue, does not count).
     let mut holder = Command::new("sh")
         .arg("-c")
-        .arg(format!("exec 3<'{}'; sleep 30", db.display()))
+        .arg(format!("exec 3<>'{}'; sleep 30", db.display()))
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));

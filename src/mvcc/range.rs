@@ -240,7 +240,13 @@ pub fn range_stream<'a>(
             continue;
         };
         if sort_order != SortOrder::None {
-            sorted.push(kv);
+            // etcd 3.4 fetches everything only when an order was asked for;
+            // with a sort target alone (order NONE, sorted ascending) it
+            // fetches the first `limit` + 1 keys in key order (one extra for
+            // `more`), sorts those and keeps `limit`.
+            if req.sort_order != SortOrder::None || count <= limit.saturating_add(1) {
+                sorted.push(kv);
+            }
         } else if count <= limit {
             emit(strip(kv, req.keys_only))?;
         }
