@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(etcd-server etcd-client golang-go golang-github-coreos-bbolt-dev golang-golang-x-sys-dev kubectl openssl)
+packages=(etcd-server etcd-client golang-go golang-github-coreos-bbolt-dev golang-golang-x-sys-dev kubectl openssl zsh fish)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -125,28 +125,88 @@ pub enum InputError {
     NotDb(PathBuf),
     #[error("{0}: member dir has no snap/db")]
     NoDb(PathBuf),
+    #[error("{path}: permission denied (etcd's data dir is normally mode 0700, owned by the user etcd runs as: run as that user or root)")]
+    PermissionDenied { path: PathBuf },
+    #[error("{path}: is a {what}, not a file or directory: refused (etcd-rescue reads regular files only; copy a device to a file first, e.g. with ddrescue)")]
+    NotRegular { path: PathBuf, what: &'static str },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
-    move |source| InputError::Io {
-        path: path.to_path_buf(),
-        source,
+    move |source| {
+        if source.kind() == std::io::ErrorKind::PermissionDenied {
+            InputError::PermissionDenied {
+                path: path.to_path_buf(),
+            }
+        } else {
+            InputError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
     }
+}
+
+/// Whether `p` is a directory; a directory that cannot be looked into is
+/// an error (permission denied), not "absent".
+fn is_dir(p: &Path) -> Result<bool, InputError> {
+    match std::fs::metadata(p) {
+        Ok(m) => Ok(m.is_dir()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) if e.raw_os_error() == Some(20) => Ok(false), // ENOTDIR
+        Err(e) => Err(io_err(p)(e)),
+    }
+}
+
+/// What a file that is neither regular nor a directory is.
+fn special_kind(m: &std::fs::Metadata) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = m.file_type();
+    if t.is_fifo() {
+        Some("FIFO (named pipe)")
+    } else if t.is_socket() {
+        Some("socket")
+    } else if t.is_char_device() {
+        Some("character device")
+    } else if t.is_block_device() {
+        Some("block device")
+    } else if !t.is_file() && !t.is_dir() {
+        Some("special file")
+    } else {
+        None
+    }
+}
+
+/// Refuse what is not a regular file before opening it (a FIFO would
+/// block, `/dev/zero` would never end).
+pub fn check_regular(path: &Path) -> Result<std::fs::Metadata, InputError> {
+    let meta = std::fs::metadata(path).map_err(io_err(path))?;
+    if let Some(what) = special_kind(&meta) {
+        return Err(InputError::NotRegular {
+            path: path.to_path_buf(),
+            what,
+        });
+    }
+    Ok(meta)
 }
 
 /// Resolve PATH.
 pub fn resolve(path: &Path) -> Result<Input, InputError> {
-    let meta = std::fs::metadata(path).map_err(io_err(path))?;
+    let meta = check_regular(path)?;
     if meta.is_dir() {
-        let (kind, member) = if path.join("member").is_dir() {
+        // A directory we may not list is said as such.
+        std::fs::read_dir(path).map_err(io_err(path))?;
+        let (kind, member) = if is_dir(&path.join("member"))? {
             (InputKind::DataDir, path.join("member"))
-        } else if path.join("snap").is_dir() || path.join("wal").is_dir() {
+        } else if is_dir(&path.join("snap"))? || is_dir(&path.join("wal"))? {
             (InputKind::MemberDir, path.to_path_buf())
         } else {
             return Err(InputError::NotEtcdDir(path.to_path_buf()));
         };
         let files = list_member(&member)?;
         let db = member.join("snap").join("db");
+        if db.exists() {
+            check_regular(&db)?;
+        }
         return Ok(Input {
             kind,
             path: path.to_path_buf(),
@@ -168,6 +228,63 @@ pub fn resolve(path: &Path) -> Result<Input, InputError> {
             size: meta.len(),
         }],
     })
+}
+
+/// Processes that have one of the input's files open for writing (read from
+/// `/proc/*/fd`, without taking any lock): a running etcd. Each as
+/// (pid, command name, the file).
+pub fn open_by_processes(input: &Input) -> Vec<(u32, String, PathBuf)> {
+    let mut watched: Vec<PathBuf> = input
+        .files
+        .iter()
+        .filter(|f| matches!(f.role, FileRole::Db | FileRole::WalSegment))
+        .filter_map(|f| std::fs::canonicalize(&f.path).ok())
+        .collect();
+    if let Some(db) = input
+        .db
+        .as_ref()
+        .and_then(|d| std::fs::canonicalize(d).ok())
+    {
+        watched.push(db);
+    }
+    let me = std::process::id();
+    let mut out = Vec::new();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            // Readers (another etcd-rescue, a backup tool) are no danger:
+            // only a process that may write (O_WRONLY or O_RDWR, as etcd
+            // opens its db and WAL) counts.
+            let writes = std::fs::read_to_string(p.path().join("fdinfo").join(fd.file_name()))
+                .ok()
+                .and_then(|info| {
+                    info.lines()
+                        .find_map(|l| l.strip_prefix("flags:"))
+                        .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                })
+                .is_some_and(|flags| flags & 3 != 0);
+            if writes && watched.contains(&target) {
+                let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+                out.push((pid, comm.trim().to_string(), target));
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// Whether bytes look like a bbolt file, a snapshot file, or neither.

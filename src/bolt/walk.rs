@@ -401,7 +401,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
                 "bolt.freelist.wrong-type",
                 id,
                 format!(
-                    "meta names page {id} as the freelist, but it is a {} page",
+                    "meta names page {id} as the freelist, but it is a {} page: bbolt panics loading it, so etcd will not start and `etcdctl snapshot status` and `etcdctl snapshot restore` panic on this file; `etcd-rescue repair` writes a copy with a valid freelist",
                     header.kind().name()
                 ),
             );

@@ -21,6 +21,12 @@ pub fn check(
         Format::Json => render::json(out, &report)?,
         Format::Text => check::render_text(&report, out)?,
     }
+    if !report.ok {
+        eprintln!(
+            "etcd-rescue: damage: {} has error findings (listed in the report)",
+            path.display()
+        );
+    }
     Ok(if report.ok { exit::OK } else { exit::FINDINGS })
 }
 
@@ -31,6 +37,15 @@ pub fn inspect(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Fai
         Format::Json => render::json(out, &report)?,
         Format::Text => etcd_rescue::ops::inspect::render_text(&report, out)?,
     }
+    // The same verdict as `check`: errors found on the way are damage met.
+    if report.check.errors > 0 {
+        eprintln!(
+            "etcd-rescue: damage: check found {} errors; run `etcd-rescue check {}` for each",
+            report.check.errors,
+            path.display()
+        );
+        return Ok(exit::FINDINGS);
+    }
     Ok(exit::OK)
 }
 
@@ -38,8 +53,22 @@ fn open_db(path: &Path) -> Result<OpenDb, Failure> {
     Ok(OpenDb::open(&resolve(path)?)?)
 }
 
+/// The file-level damage of a db (metas, length, root tree, freelist),
+/// printed on stderr; the exit code it calls for.
+fn file_damage(db: &OpenDb) -> Result<i32, Failure> {
+    let b = db.bolt()?;
+    match etcd_rescue::ops::damage::file_notes(&b, &db.name()) {
+        Ok(n) => Ok(n.report()),
+        Err(e) => {
+            eprintln!("etcd-rescue: damage: {e}");
+            Ok(exit::FINDINGS)
+        }
+    }
+}
+
 pub fn bolt_pages(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failure> {
-    let t = bolt_views::page_table(&open_db(path)?)?;
+    let db = open_db(path)?;
+    let t = bolt_views::page_table(&db)?;
     match fmt {
         Format::Json => render::json(out, &t)?,
         Format::Text => bolt_views::render_page_table(&t, out)?,
@@ -48,7 +77,8 @@ pub fn bolt_pages(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, 
         .pages
         .iter()
         .any(|p| matches!(p.state, PageRole::Damaged | PageRole::Unreachable));
-    Ok(if damaged { exit::FINDINGS } else { exit::OK })
+    let file = file_damage(&db)?;
+    Ok(if damaged { exit::FINDINGS } else { file })
 }
 
 pub fn bolt_page(
@@ -58,14 +88,16 @@ pub fn bolt_page(
     fmt: Format,
     out: &mut dyn Write,
 ) -> Result<i32, Failure> {
-    let v = bolt_views::page_view(&open_db(path)?, id, hex)?;
+    let db = open_db(path)?;
+    let v = bolt_views::page_view(&db, id, hex)?;
     match fmt {
         Format::Json => render::json(out, &v)?,
         Format::Text => bolt_views::render_page(&v, out)?,
     }
+    let file = file_damage(&db)?;
     Ok(
         if v.problems.is_empty() && v.elements.iter().all(|e| e.error.is_none()) {
-            exit::OK
+            file
         } else {
             exit::FINDINGS
         },
@@ -73,15 +105,17 @@ pub fn bolt_page(
 }
 
 pub fn bolt_buckets(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failure> {
-    let (b, _) = bolt_views::bucket_list(&open_db(path)?)?;
+    let db = open_db(path)?;
+    let (b, _) = bolt_views::bucket_list(&db)?;
     match fmt {
         Format::Json => render::json(out, &b)?,
         Format::Text => bolt_views::render_buckets(&b, out)?,
     }
+    let file = file_damage(&db)?;
     Ok(if b.buckets.iter().any(|s| s.errors > 0) {
         exit::FINDINGS
     } else {
-        exit::OK
+        file
     })
 }
 
@@ -93,7 +127,8 @@ pub fn bolt_keys(
     fmt: Format,
     out: &mut dyn Write,
 ) -> Result<i32, Failure> {
-    let rows = bolt_views::bucket_keys(&open_db(path)?, bucket, values, limit)?;
+    let db = open_db(path)?;
+    let rows = bolt_views::bucket_keys(&db, bucket, values, limit)?;
     match fmt {
         Format::Json => render::json(out, &rows)?,
         Format::Text => bolt_views::render_keys(&rows, out)?,
@@ -101,7 +136,8 @@ pub fn bolt_keys(
     let damaged = rows
         .iter()
         .any(|r| matches!(r, bolt_views::KeyRow::Damage { .. }));
-    Ok(if damaged { exit::FINDINGS } else { exit::OK })
+    let file = file_damage(&db)?;
+    Ok(if damaged { exit::FINDINGS } else { file })
 }
 
 pub fn bolt_map(path: &Path, svg: &Path, force: bool, out: &mut dyn Write) -> Result<i32, Failure> {
@@ -127,6 +163,11 @@ pub fn bolt_map(path: &Path, svg: &Path, force: bool, out: &mut dyn Write) -> Re
         s.pages.unreachable,
         s.pages.free
     )?;
+    if errors > 0 {
+        eprintln!(
+            "etcd-rescue: damage: check found {errors} errors in {name}; the map shows where"
+        );
+    }
     Ok(if errors > 0 { exit::FINDINGS } else { exit::OK })
 }
 
@@ -155,9 +196,45 @@ pub fn repair(
         let json = serde_json::to_vec_pretty(&report).map_err(std::io::Error::other)?;
         etcd_rescue::ops::write::write_new_file(p, &json, true)?;
     }
+    if !report.complete {
+        eprintln!(
+            "etcd-rescue: damage: not everything could be recovered from {} (the report says what was lost)",
+            path.display()
+        );
+    }
     Ok(if report.complete {
         exit::OK
     } else {
         exit::FINDINGS
     })
+}
+
+pub fn status(path: &Path, fmt: super::EtcdFormat, out: &mut dyn Write) -> Result<i32, Failure> {
+    use etcd_rescue::ops::endpoint;
+    let input = resolve(path)?;
+    let report = check::check(&input)?;
+    let db = OpenDb::open(&input)?;
+    let e = endpoint::status(&input, &db, &report);
+    match fmt {
+        super::EtcdFormat::Json => {
+            serde_json::to_writer(&mut *out, &[&e]).map_err(std::io::Error::other)?;
+            writeln!(out)?;
+        }
+        super::EtcdFormat::Table => {
+            let (h, row) = endpoint::table_row(&e);
+            render::table_dyn(out, &h, &[row])?;
+        }
+        super::EtcdFormat::Simple => {
+            let (_, row) = endpoint::table_row(&e);
+            writeln!(out, "{}", row.join(", "))?;
+        }
+    }
+    let line = endpoint::health_line(&e);
+    if e.health.health {
+        eprintln!("{line}");
+        Ok(exit::OK)
+    } else {
+        eprintln!("etcd-rescue: {line}");
+        Ok(exit::FINDINGS)
+    }
 }

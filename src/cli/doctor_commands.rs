@@ -63,5 +63,9 @@ pub fn doctor(a: DoctorArgs, out: &mut dyn Write) -> Result<i32, Failure> {
         Format::Json => render::json(out, &r)?,
         Format::Text => doctor::render_text(&r, out)?,
     }
-    Ok(r.exit_code())
+    let code = r.exit_code();
+    if code == exit::FINDINGS {
+        eprintln!("etcd-rescue: doctor found problems (listed in the report)");
+    }
+    Ok(code)
 }

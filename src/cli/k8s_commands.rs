@@ -2,7 +2,7 @@
 //! backup, decoded to what kubectl shows.
 #![forbid(unsafe_code)]
 
-use super::keyspace_commands::{bolt, damage_note, index, open};
+use super::keyspace_commands::{bolt, damage_note, file_notes, index, open};
 use super::Failure;
 use clap::Subcommand;
 use etcd_rescue::k8s::render::{kubectl_json, kubectl_yaml, ListStream};
@@ -235,10 +235,14 @@ fn get(
     let o = open(path)?;
     let b = bolt(&o)?;
     let idx = index(&b)?;
-    let mut code = damage_note(&idx);
+    let mut code = file_notes(&o, &b)?.report().max(damage_note(&idx));
     let fail = |e: k8s::SelectError| Failure {
         code: match e {
-            k8s::SelectError::UnknownResource(_) => exit::UNUSABLE,
+            // An unknown type, or a revision etcd would refuse.
+            k8s::SelectError::UnknownResource(_)
+            | k8s::SelectError::Range(etcd_rescue::mvcc::range::StreamError::Range(_)) => {
+                exit::UNUSABLE
+            }
             _ => exit::FINDINGS,
         },
         message: e.to_string(),
@@ -305,6 +309,11 @@ fn get(
     match output {
         Some(f @ (ObjectFormat::Yaml | ObjectFormat::Json)) => {
             let shown = objects.iter().filter(|o| o.object.is_some()).count();
+            if sel.name.is_some() && shown == 0 {
+                // The named object could not be decoded (said above): no
+                // empty list in its place.
+                return Ok(exit::FINDINGS);
+            }
             if sel.name.is_some() && shown == 1 {
                 if let Some(obj) = objects.iter().find_map(|o| o.object.as_ref()) {
                     print_one(obj, f, out)?;
@@ -401,7 +410,7 @@ fn extract(
     let o = open(path)?;
     let b = bolt(&o)?;
     let idx = index(&b)?;
-    let mut code = damage_note(&idx);
+    let mut code = file_notes(&o, &b)?.report().max(damage_note(&idx));
     let bar = indicatif::ProgressBar::new(0);
     if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         bar.set_style(
@@ -462,7 +471,7 @@ fn stats(
     let o = open(path)?;
     let b = bolt(&o)?;
     let idx = index(&b)?;
-    let code = damage_note(&idx);
+    let code = file_notes(&o, &b)?.report().max(damage_note(&idx));
     let s = etcd_rescue::ops::k8s_extract::stats(&idx, prefix, top);
     if format == etcd_rescue::ops::render::Format::Json {
         serde_json::to_writer_pretty(&mut *out, &s).map_err(std::io::Error::other)?;

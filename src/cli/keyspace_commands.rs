@@ -6,13 +6,13 @@ use etcd_rescue::bolt::BoltFile;
 use etcd_rescue::etcd::lines::EtcdVersion;
 use etcd_rescue::etcd::validate::{read_small_buckets, EtcdFacts};
 use etcd_rescue::input::Input;
-use etcd_rescue::mvcc::range::{RangeRequest, StreamError};
+use etcd_rescue::mvcc::range::{RangeError, RangeRequest, StreamError};
 use etcd_rescue::mvcc::KeyIndex;
 use etcd_rescue::ops::header::{header, with_db_term, Header};
 use etcd_rescue::ops::keyspace::{self, PrintOptions};
 use etcd_rescue::ops::open::OpenDb;
 use etcd_rescue::ops::render::{self, table_dyn, table_right, Format, TableStyle};
-use etcd_rescue::ops::{cluster, exit, status};
+use etcd_rescue::ops::{cluster, damage, exit, status};
 use std::io::Write;
 use std::path::Path;
 
@@ -62,6 +62,23 @@ pub(super) fn damage_note(idx: &KeyIndex<'_>) -> i32 {
     exit::FINDINGS
 }
 
+/// The damage notes for a view of the named buckets; exit 2 when there is
+/// nothing true to print.
+fn notes(o: &Opened, b: &BoltFile<'_>, buckets: &[&str]) -> Result<damage::Notes, Failure> {
+    damage::bucket_notes(b, &o.db.name(), buckets).map_err(|e| Failure {
+        code: exit::UNUSABLE,
+        message: e.to_string(),
+    })
+}
+
+/// The file-level damage notes (metas, length, root tree, freelist).
+pub(super) fn file_notes(o: &Opened, b: &BoltFile<'_>) -> Result<damage::Notes, Failure> {
+    damage::file_notes(b, &o.db.name()).map_err(|e| Failure {
+        code: exit::UNUSABLE,
+        message: e.to_string(),
+    })
+}
+
 fn facts(o: &Opened, b: &BoltFile<'_>) -> EtcdFacts {
     read_small_buckets(b, &o.db.name()).0
 }
@@ -69,6 +86,7 @@ fn facts(o: &Opened, b: &BoltFile<'_>) -> EtcdFacts {
 pub fn get(a: &GetArgs, out: &mut dyn Write) -> Result<i32, Failure> {
     let o = open(&a.path)?;
     let b = bolt(&o)?;
+    let n = file_notes(&o, &b)?;
     let idx = index(&b)?;
     let mut req = RangeRequest::from_cli(
         a.key.as_bytes(),
@@ -90,10 +108,30 @@ pub fn get(a: &GetArgs, out: &mut dyn Write) -> Result<i32, Failure> {
         hex: a.hex,
     };
     match keyspace::print_get(&idx, &req, h, a.output, opts, out) {
-        Ok(_) => Ok(damage_note(&idx)),
+        Ok(s) => {
+            for (k, r) in s.approximated.iter().take(20) {
+                eprintln!(
+                    "etcd-rescue: note: {} existed at revision {} but its revisions up to it were compacted: shown at its oldest surviving revision {r}",
+                    String::from_utf8_lossy(k),
+                    s.read_revision
+                );
+            }
+            if s.approximated.len() > 20 {
+                eprintln!(
+                    "etcd-rescue: note: ... and {} more such keys",
+                    s.approximated.len() - 20
+                );
+            }
+            Ok(n.report().max(damage_note(&idx)))
+        }
         Err(StreamError::Range(e)) => Err(Failure {
             code: exit::UNUSABLE,
-            message: e.to_string(),
+            message: match e {
+                RangeError::Compacted { .. } => {
+                    format!("{e}; --include-compacted shows what survived")
+                }
+                _ => e.to_string(),
+            },
         }),
         Err(StreamError::Io(e)) => Err(e.into()),
     }
@@ -109,6 +147,7 @@ pub fn history(
 ) -> Result<i32, Failure> {
     let o = open(path)?;
     let b = bolt(&o)?;
+    let n = file_notes(&o, &b)?;
     let idx = index(&b)?;
     let req = RangeRequest::from_cli(key.as_bytes(), None, prefix, false);
     let rows = keyspace::history(&idx, &req, values);
@@ -152,7 +191,7 @@ pub fn history(
             )?;
         }
     }
-    Ok(damage_note(&idx))
+    Ok(n.report().max(damage_note(&idx)))
 }
 
 /// The rules of `version`, else of the line that wrote the files.
@@ -224,10 +263,14 @@ pub fn snapshot_status(
             s.unreadable_subtrees
         );
     }
+    // What etcdctl would not survive (a freelist that is not one), a db
+    // bbolt refuses (no valid meta), a cut file: said, exit 1.
+    let b = bolt(&o)?;
+    let notes = file_notes(&o, &b)?.report();
     Ok(match s.sha256 {
         status::TrailerVerdict::Mismatch | status::TrailerVerdict::Cut => exit::FINDINGS,
         _ if s.unreadable_subtrees > 0 => exit::FINDINGS,
-        _ => exit::OK,
+        _ => notes,
     })
 }
 
@@ -252,8 +295,9 @@ pub fn hashkv(
             EtcdFormat::Json => writeln!(out, "{}", serde_json::json!({ "hash": h }))?,
             _ => writeln!(out, "{h}")?,
         }
-        return Ok(exit::OK);
+        return Ok(file_notes(&o, &b)?.report());
     }
+    let n = file_notes(&o, &b)?;
     let idx = index(&b)?;
     let h = etcd_rescue::mvcc::hash::hash_kv_as(&idx, rev, &rules).map_err(|e| Failure {
         code: exit::UNUSABLE,
@@ -310,12 +354,13 @@ pub fn hashkv(
             ]],
         )?,
     }
-    Ok(damage_note(&idx))
+    Ok(n.report().max(damage_note(&idx)))
 }
 
 pub fn members(path: &Path, fmt: EtcdFormat, out: &mut dyn Write) -> Result<i32, Failure> {
     let o = open(path)?;
     let b = bolt(&o)?;
+    let n = notes(&o, &b, &["members", "members_removed"])?;
     let f = facts(&o, &b);
     let h = header(&o.input, &f.members, 0);
     let r = cluster::members(&f, h);
@@ -351,12 +396,13 @@ pub fn members(path: &Path, fmt: EtcdFormat, out: &mut dyn Write) -> Result<i32,
             )?;
         }
     }
-    Ok(exit::OK)
+    Ok(n.report())
 }
 
 pub fn leases(path: &Path, fmt: EtcdFormat, out: &mut dyn Write) -> Result<i32, Failure> {
     let o = open(path)?;
     let b = bolt(&o)?;
+    let n = notes(&o, &b, &["lease"])?;
     let f = facts(&o, &b);
     let idx = KeyIndex::build(&b).ok();
     let h = header(
@@ -407,7 +453,7 @@ pub fn leases(path: &Path, fmt: EtcdFormat, out: &mut dyn Write) -> Result<i32, 
     for k in &r.keys_with_missing_lease {
         eprintln!("etcd-rescue: warning: live key {k} names a lease the db does not have");
     }
-    Ok(exit::OK)
+    Ok(n.report().max(idx.as_ref().map_or(exit::OK, damage_note)))
 }
 
 pub fn auth(
@@ -418,6 +464,7 @@ pub fn auth(
 ) -> Result<i32, Failure> {
     let o = open(path)?;
     let b = bolt(&o)?;
+    let n = notes(&o, &b, &["auth", "authUsers", "authRoles"])?;
     let r = cluster::auth(&facts(&o, &b), show_secrets);
     match fmt {
         EtcdFormat::Json => render::json(out, &r)?,
@@ -448,12 +495,13 @@ pub fn auth(
             }
         }
     }
-    Ok(exit::OK)
+    Ok(n.report())
 }
 
 pub fn alarms(path: &Path, fmt: EtcdFormat, out: &mut dyn Write) -> Result<i32, Failure> {
     let o = open(path)?;
     let b = bolt(&o)?;
+    let n = notes(&o, &b, &["alarm"])?;
     let f = facts(&o, &b);
     let r = cluster::alarms(&f, header(&o.input, &f.members, 0));
     match fmt {
@@ -467,5 +515,5 @@ pub fn alarms(path: &Path, fmt: EtcdFormat, out: &mut dyn Write) -> Result<i32, 
             }
         }
     }
-    Ok(exit::OK)
+    Ok(n.report())
 }

@@ -31,7 +31,29 @@ Exit codes: 0 no error found, 1 errors found, 2 input unusable or bad usage.";
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Read a member that a running process (etcd) has open: its files may be mid-write.
+    #[arg(long, global = true)]
+    allow_live: bool,
 }
+
+/// etcd-dump-logs' entry type filters, for `wal dump --entry-type`.
+const ENTRY_TYPES: [&str; 12] = [
+    "ConfigChange",
+    "Normal",
+    "Request",
+    "InternalRaftRequest",
+    "IRRRange",
+    "IRRPut",
+    "IRRDeleteRange",
+    "IRRTxn",
+    "IRRCompaction",
+    "IRRLeaseGrant",
+    "IRRLeaseRevoke",
+    "IRRLeaseCheckpoint",
+];
+
+/// `--allow-live`, set once from the command line.
+static ALLOW_LIVE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `-o`/`-w`: the output format, on every command that reports.
 #[derive(clap::Args, Clone, Copy)]
@@ -210,6 +232,24 @@ was written but something was lost (said on the first line), 2 nothing could be 
     /// Kubernetes objects: decode stored values, get them as kubectl shows them.
     #[command(subcommand)]
     K8s(k8s_commands::K8sCommand),
+    /// What `etcdctl endpoint status` and `endpoint health` would say, offline: ids, version, db size, raft term and indices, leader as last known, errors, and a health verdict.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue status /var/lib/etcd
+  etcd-rescue status /var/lib/etcd -w table
+  etcd-rescue status /var/lib/etcd -w json
+
+The table has etcdctl 3.4's columns; the JSON is etcdctl's list, each with a Health verdict.
+VERSION is the cluster version stored in the db (etcd does not store its own version);
+RAFT APPLIED INDEX is the db's consistent index (etcd replays the log past it at start).
+Exit codes: 0 healthy (etcd is predicted to start, no error finding), 1 unhealthy or damaged,
+2 unusable input.")]
+    Status {
+        /// Data dir or member dir (a db or snapshot file gives what the db holds).
+        path: PathBuf,
+        #[command(flatten)]
+        out: EtcdOutputArg,
+    },
     /// Print shell completions.
     #[command(after_help = "\
 Examples:
@@ -254,10 +294,10 @@ pub struct GetArgs {
     /// End of the range [KEY, RANGE_END).
     pub range_end: Option<String>,
     /// Get keys with KEY as a prefix.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["from_key", "range_end"])]
     pub prefix: bool,
     /// Get keys greater than or equal to KEY.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "range_end")]
     pub from_key: bool,
     /// Revision to read at (default: the current revision).
     #[arg(long, default_value_t = 0)]
@@ -370,7 +410,7 @@ Examples:
         /// Comma-separated etcd-dump-logs filters: ConfigChange, Normal, Request, InternalRaftRequest,
         /// IRRRange, IRRPut, IRRDeleteRange, IRRTxn, IRRCompaction, IRRLeaseGrant, IRRLeaseRevoke,
         /// IRRLeaseCheckpoint.
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(ENTRY_TYPES))]
         entry_type: Vec<String>,
         /// Every record (metadata, CRC, hard state, snapshot) with its file offset.
         #[arg(long)]
@@ -438,6 +478,21 @@ enum BoltCommand {
     },
 }
 
+/// The completion script for `shell`. clap_complete's bash script names
+/// the functions of a hyphenated binary's subcommands in two ways
+/// (`etcd__rescue__subcmd__get` where it dispatches, `etcd__subcmd__rescue__subcmd__get`
+/// in the case labels, clap-rs/clap#6421), so nothing past the first word
+/// completed: the labels are renamed to what the dispatch uses.
+fn completions(shell: clap_complete::Shell) -> String {
+    let mut b = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "etcd-rescue", &mut b);
+    let s = String::from_utf8_lossy(&b).into_owned();
+    match shell {
+        clap_complete::Shell::Bash => s.replace("etcd__subcmd__rescue", "etcd__rescue"),
+        _ => s,
+    }
+}
+
 /// A command failure that maps to an exit code.
 pub struct Failure {
     pub code: i32,
@@ -453,8 +508,25 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// Resolve PATH, refusing a member a running process has open unless
+/// `--allow-live` (no lock is taken: `/proc/*/fd` tells).
 pub fn resolve(path: &std::path::Path) -> Result<Input, Failure> {
-    Ok(input::resolve(path)?)
+    let i = input::resolve(path)?;
+    let live = input::open_by_processes(&i);
+    if let Some((pid, comm, file)) = live.first() {
+        let what = format!(
+            "{} is open by process {pid} ({comm}): the member is in use (etcd running on it?), so its files may be mid-write and any answer may be torn; take a consistent copy with `etcdctl snapshot save FILE` and read that, or stop etcd first",
+            file.display()
+        );
+        if !ALLOW_LIVE.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(Failure {
+                code: exit::UNUSABLE,
+                message: format!("{what} (--allow-live reads it anyway)"),
+            });
+        }
+        eprintln!("etcd-rescue: warning: {what}");
+    }
+    Ok(i)
 }
 
 pub fn run() -> i32 {
@@ -470,10 +542,20 @@ pub fn run() -> i32 {
             return code;
         }
     };
+    ALLOW_LIVE.store(cli.allow_live, std::sync::atomic::Ordering::Relaxed);
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut out = output::Held::new(std::io::BufWriter::new(stdout.lock()));
     let r = dispatch(cli.command, &mut out);
-    let _ = out.flush();
+    let written = match &r {
+        Ok(_) => out.commit(),
+        Err(_) => out.discard(),
+    };
+    if let Err(e) = written {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("etcd-rescue: writing the output: {e}");
+            return exit::UNUSABLE;
+        }
+    }
     match r {
         Ok(code) => code,
         // A reader that went away (`| head`) is not an error.
@@ -606,8 +688,9 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             },
             out,
         ),
+        Command::Status { path, out: o } => commands::status(&path, o.output, out),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "etcd-rescue", out);
+            out.write_all(completions(shell).as_bytes())?;
             Ok(exit::OK)
         }
     }
@@ -617,4 +700,5 @@ mod commands;
 mod doctor_commands;
 mod k8s_commands;
 mod keyspace_commands;
+mod output;
 mod wal_commands;

@@ -96,7 +96,7 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 }
 
 /// The figures of a range that was streamed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RangeSummary {
     /// Keys that matched (before the limit).
     pub count: i64,
@@ -106,6 +106,10 @@ pub struct RangeSummary {
     pub header_revision: i64,
     /// The revision read.
     pub read_revision: i64,
+    /// With `include_compacted`: keys alive at the revision read whose
+    /// value at that revision was compacted away, shown instead at the
+    /// oldest revision that survived (key, that revision).
+    pub approximated: Vec<(Vec<u8>, i64)>,
 }
 
 /// The answer to a range request, collected.
@@ -121,7 +125,7 @@ pub struct RangeResult<'a> {
 /// etcd's errors for a range.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RangeError {
-    #[error("etcdserver: mvcc: required revision has been compacted (revision {requested}, compacted at {compacted}; --include-compacted shows what survived)")]
+    #[error("etcdserver: mvcc: required revision has been compacted (revision {requested}, compacted at {compacted})")]
     Compacted { requested: i64, compacted: i64 },
     #[error("etcdserver: mvcc: required revision is a future revision (revision {requested}, current {current})")]
     Future { requested: i64, current: i64 },
@@ -202,9 +206,29 @@ pub fn range_stream<'a>(
     };
     let limit = if req.limit > 0 { req.limit } else { i64::MAX };
     let mut sorted: Vec<KeyValue<'a>> = Vec::new();
+    let mut approximated = Vec::new();
     let mut count = 0i64;
     for h in index.keys[start..].iter().take_while(|h| in_range(h.key)) {
-        let Some(e) = h.at(rev) else { continue };
+        let e = match h.at(rev) {
+            Some(e) => e,
+            // Below the compacted revision the newest revision <= rev may be
+            // gone while the key lived on: its oldest surviving revision
+            // tells (its create revision is at or below rev).
+            None if rev < index.compacted => {
+                let Some(first) = h.revs.first().filter(|e| !e.is_tombstone()) else {
+                    continue;
+                };
+                let alive = index
+                    .value_of(first)
+                    .is_some_and(|kv| kv.create_revision > 0 && kv.create_revision <= rev);
+                if !alive {
+                    continue;
+                }
+                approximated.push((h.key.to_vec(), first.main));
+                first
+            }
+            None => continue,
+        };
         if e.is_tombstone() {
             continue;
         }
@@ -212,19 +236,25 @@ pub fn range_stream<'a>(
         if req.count_only {
             continue;
         }
-        let Some(mut kv) = index.value_of(e) else {
+        let Some(kv) = index.value_of(e) else {
             continue;
         };
-        if req.keys_only {
-            kv.value = &[];
-        }
         if sort_order != SortOrder::None {
-            sorted.push(kv);
+            // etcd 3.4 fetches everything only when an order was asked for;
+            // with a sort target alone (order NONE, sorted ascending) it
+            // fetches the first `limit` + 1 keys in key order (one extra for
+            // `more`), sorts those and keeps `limit`.
+            if req.sort_order != SortOrder::None || count <= limit.saturating_add(1) {
+                sorted.push(kv);
+            }
         } else if count <= limit {
-            emit(kv)?;
+            emit(strip(kv, req.keys_only))?;
         }
     }
     if sort_order != SortOrder::None {
+        // Sorted on the full values (etcd sorts before it drops values for
+        // keys-only); equal sort keys stay in key order in both directions,
+        // as Go's sort leaves them on results of this size.
         let key = |kv: &KeyValue<'a>| -> (i64, &'a [u8]) {
             match req.sort_target {
                 SortTarget::Key => (0, kv.key),
@@ -234,15 +264,16 @@ pub fn range_stream<'a>(
                 SortTarget::Value => (0, kv.value),
             }
         };
-        sorted.sort_by(|a, b| key(a).cmp(&key(b)));
         if sort_order == SortOrder::Descend {
-            sorted.reverse();
+            sorted.sort_by(|a, b| key(b).cmp(&key(a)));
+        } else {
+            sorted.sort_by(|a, b| key(a).cmp(&key(b)));
         }
         for kv in sorted
             .into_iter()
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
         {
-            emit(kv)?;
+            emit(strip(kv, req.keys_only))?;
         }
     }
     Ok(RangeSummary {
@@ -250,7 +281,15 @@ pub fn range_stream<'a>(
         more: req.limit > 0 && count > req.limit,
         header_revision: index.current_revision,
         read_revision: rev,
+        approximated,
     })
+}
+
+fn strip(mut kv: KeyValue<'_>, keys_only: bool) -> KeyValue<'_> {
+    if keys_only {
+        kv.value = &[];
+    }
+    kv
 }
 
 #[cfg(test)]

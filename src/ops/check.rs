@@ -439,12 +439,18 @@ fn etcd_findings(
     }
     let top: Vec<&BucketStats> = buckets.iter().filter(|b| b.path.len() == 1).collect();
     let has = |n: &str| top.iter().any(|b| b.path[0] == n.as_bytes());
-    if !crate::etcd::BUCKETS.iter().any(|b| has(b)) && !top.is_empty() {
+    if !crate::etcd::BUCKETS.iter().any(|b| has(b)) {
+        // A readable root tree without etcd's buckets (or with no bucket
+        // at all: an empty bbolt file) is a plain bbolt file.
+        let what = if top.is_empty() {
+            "the file holds no bucket at all (an empty bbolt file)"
+        } else {
+            "none of etcd's buckets is present"
+        };
         out.push(Finding::info(
             "etcd.not-etcd",
             name,
-            "none of etcd's buckets is present: checked as a plain bbolt file, etcd checks skipped"
-                .into(),
+            format!("{what}: checked as a plain bbolt file, etcd checks skipped"),
         ));
         return;
     }

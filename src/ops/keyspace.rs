@@ -5,7 +5,7 @@
 use super::header::Header;
 use crate::etcd::kv::KeyValue;
 use crate::etcd::records::b64;
-use crate::mvcc::range::{range_stream, RangeRequest, RangeSummary, StreamError};
+use crate::mvcc::range::{range_stream, read_revision, RangeRequest, RangeSummary, StreamError};
 use crate::mvcc::KeyIndex;
 use serde::Serialize;
 use std::io::Write;
@@ -149,7 +149,8 @@ fn header_proto(h: &Header) -> Vec<u8> {
     b
 }
 
-/// Run `req` and print it in `format`. Returns the range figures.
+/// Run `req` and print it in `format`. Returns the range figures. A request
+/// etcd would refuse prints nothing (as etcdctl prints nothing on stdout).
 pub fn print_get(
     index: &KeyIndex<'_>,
     req: &RangeRequest,
@@ -158,6 +159,7 @@ pub fn print_get(
     opts: PrintOptions,
     out: &mut dyn Write,
 ) -> Result<RangeSummary, StreamError> {
+    read_revision(index, req)?;
     match format {
         GetFormat::Simple => {
             // etcdctl prints keys and values as raw bytes (binary values
@@ -268,13 +270,13 @@ pub fn print_get(
                 ],
                 &rows,
             )?;
-            writeln!(
-                out,
+            // The figures go to stderr: stdout is the table alone.
+            eprintln!(
                 "{} keys at revision {}{}",
                 s.count,
                 s.read_revision,
                 if s.more { " (more)" } else { "" }
-            )?;
+            );
             Ok(s)
         }
     }

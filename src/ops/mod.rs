@@ -6,6 +6,8 @@ pub mod bolt_views;
 pub mod boot;
 pub mod check;
 pub mod cluster;
+pub mod damage;
+pub mod endpoint;
 pub mod header;
 pub mod identity;
 pub mod inspect;
