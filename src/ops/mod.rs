@@ -10,6 +10,7 @@ pub mod header;
 pub mod identity;
 pub mod inspect;
 pub mod k8s;
+pub mod k8s_apply;
 pub mod k8s_extract;
 pub mod keyspace;
 pub mod map;
