@@ -9,6 +9,7 @@ pub mod columns;
 pub mod crypt;
 pub mod decode;
 pub mod envelope;
+pub mod etcdctl;
 pub mod gotypes;
 pub mod infer;
 pub mod jsonpath;

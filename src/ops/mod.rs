@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod k8s;
 pub mod k8s_apply;
 pub mod k8s_extract;
+pub mod k8s_print;
 pub mod keyspace;
 pub mod map;
 pub mod open;
