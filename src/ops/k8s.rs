@@ -295,6 +295,22 @@ pub struct Selection {
     pub revision: i64,
     /// The apiserver's `--etcd-prefix`.
     pub prefix: String,
+    /// `-l`: only objects whose labels match.
+    pub labels: Option<crate::k8s::selector::LabelSelector>,
+    /// `--field-selector`.
+    pub fields: Option<crate::k8s::selector::FieldSelector>,
+}
+
+impl Selection {
+    /// Whether an object passes the label and field selectors. An object
+    /// that did not decode is kept, so that its error is not hidden.
+    pub fn admits(&self, o: &K8sObject) -> bool {
+        let Some(obj) = &o.object else {
+            return true;
+        };
+        self.labels.as_ref().is_none_or(|l| l.matches(obj))
+            && self.fields.as_ref().is_none_or(|f| f.matches(obj))
+    }
 }
 
 /// Why a selection cannot be made.
@@ -348,7 +364,7 @@ pub fn select_each(
         req.revision = sel.revision;
         range_stream(index, &req, &mut |kv| {
             let o = object_of(schema, &kv, show);
-            let keep = name.is_none_or(|n| o.name() == n);
+            let keep = name.is_none_or(|n| o.name() == n) && sel.admits(&o);
             if keep && seen.insert(o.key.clone()) {
                 emit(&res, o)?;
             }

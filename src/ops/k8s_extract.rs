@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 use super::k8s::{object_of, K8sObject, ShowOptions};
+use super::k8s_apply;
 use crate::k8s::render::kubectl_yaml;
 use crate::k8s::resources;
 use crate::k8s::schema::Schema;
@@ -27,7 +28,12 @@ pub struct ExtractOptions {
     pub revision: i64,
     pub all_revisions: bool,
     pub for_apply: bool,
+    /// With `for_apply`: keep finished Pods and completed Jobs.
+    pub include_finished: bool,
     pub prefix: String,
+    /// `-l` and `--field-selector`.
+    pub labels: Option<crate::k8s::selector::LabelSelector>,
+    pub fields: Option<crate::k8s::selector::FieldSelector>,
     pub show: ShowOptions,
 }
 
@@ -38,6 +44,8 @@ pub struct ExtractReport {
     pub per_resource: BTreeMap<String, usize>,
     /// (key, why) for objects not written on purpose (`--for-apply`).
     pub skipped: Vec<(String, String)>,
+    /// Secrets written with their data redacted (no `--show-secrets`).
+    pub redacted_secrets: usize,
     /// (key, error) for values that could not be decoded or written.
     pub errors: Vec<(String, String)>,
 }
@@ -96,81 +104,9 @@ fn safe(seg: &str) -> String {
     }
 }
 
-/// Fields the server sets, removed for `--for-apply`.
-fn strip_for_apply(obj: &mut Json) {
-    if let Some(m) = obj.get_mut("metadata").and_then(Json::as_object_mut) {
-        for f in [
-            "uid",
-            "resourceVersion",
-            "creationTimestamp",
-            "managedFields",
-            "generation",
-            "selfLink",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "ownerReferences",
-        ] {
-            m.remove(f);
-        }
-        if let Some(a) = m.get_mut("annotations").and_then(Json::as_object_mut) {
-            a.remove("kubectl.kubernetes.io/last-applied-configuration");
-            a.remove("deployment.kubernetes.io/revision");
-            if a.is_empty() {
-                m.remove("annotations");
-            }
-        }
-    }
-    if let Some(m) = obj.as_object_mut() {
-        m.remove("status");
-    }
-    let kind = obj
-        .get("kind")
-        .and_then(Json::as_str)
-        .unwrap_or("")
-        .to_string();
-    if let Some(spec) = obj.get_mut("spec").and_then(Json::as_object_mut) {
-        match kind.as_str() {
-            // New cluster IPs and node assignment come from the new cluster.
-            "Service" => {
-                spec.remove("clusterIP");
-                spec.remove("clusterIPs");
-            }
-            "Pod" => {
-                spec.remove("nodeName");
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Why an object is left out of an apply-able tree, if it is.
-fn skip_for_apply(obj: &Json) -> Option<&'static str> {
-    let kind = obj.get("kind").and_then(Json::as_str).unwrap_or("");
-    match kind {
-        "Event" => return Some("events are history, not state"),
-        "Endpoints" | "EndpointSlice" => return Some("maintained by the endpoints controllers"),
-        "Lease" => return Some("leader-election and heartbeat state"),
-        "ControllerRevision" => return Some("history kept by its controller"),
-        "RangeAllocation" | "IPAddress" => return Some("apiserver allocation state"),
-        _ => {}
-    }
-    if obj.get("type").and_then(Json::as_str) == Some("kubernetes.io/service-account-token") {
-        return Some("service account tokens are issued by the new cluster");
-    }
-    let owned = obj
-        .get("metadata")
-        .and_then(|m| m.get("ownerReferences"))
-        .and_then(Json::as_array)
-        .is_some_and(|a| {
-            a.iter()
-                .any(|r| r.get("controller") == Some(&Json::Bool(true)))
-        });
-    owned.then_some("created by its controller (it has a controller owner)")
-}
-
-/// The key ranges of a selection.
-/// A key range [start, end).
-type KeyRange = (Vec<u8>, Vec<u8>);
+/// A key range [start, end), and the object names asked for in it (none:
+/// every object).
+type KeyRange = (Vec<u8>, Vec<u8>, Vec<String>);
 
 /// What became of one stored object.
 enum Outcome {
@@ -178,11 +114,13 @@ enum Outcome {
         path: PathBuf,
         yaml: String,
         secret: bool,
+        /// A Secret whose data is redacted.
+        redacted: bool,
         dir: String,
     },
     /// Left out on purpose (`--for-apply`), and why.
     Skip(String),
-    /// Not in the selected namespace.
+    /// Not in the selected namespace, or not matching the selectors.
     Filtered,
     /// (key, error).
     Failed(String, String),
@@ -193,12 +131,12 @@ fn ranges(opts: &ExtractOptions) -> Result<Vec<KeyRange>, String> {
     if opts.resources.is_empty() {
         let p = format!("{base}/").into_bytes();
         let e = prefix_end(&p);
-        return Ok(vec![(p, e)]);
+        return Ok(vec![(p, e, vec![])]);
     }
     let mut out = Vec::new();
-    for r in &opts.resources {
-        let (res, namespaced) =
-            resources::resolve(r).ok_or_else(|| format!("unknown resource type {r:?}"))?;
+    for t in crate::k8s::selector::extract_targets(&opts.resources)? {
+        let (res, namespaced) = resources::resolve(&t.resource)
+            .ok_or_else(|| format!("unknown resource type {:?}", t.resource))?;
         let mut p = format!("{base}/{}/", res.prefix);
         if let (Some(ns), Some(true)) = (&opts.namespace, namespaced) {
             p.push_str(ns);
@@ -206,7 +144,7 @@ fn ranges(opts: &ExtractOptions) -> Result<Vec<KeyRange>, String> {
         }
         let p = p.into_bytes();
         let e = prefix_end(&p);
-        out.push((p, e));
+        out.push((p, e, t.names));
     }
     Ok(out)
 }
@@ -224,7 +162,7 @@ pub fn extract(
     req.revision = opts.revision;
     let rev = crate::mvcc::range::read_revision(index, &req).map_err(|e| e.to_string())?;
     let mut items = Vec::new();
-    for (start, end) in ranges(opts)? {
+    for (start, end, names) in ranges(opts)? {
         let from = index.lower_bound(&start);
         for h in index.keys[from..]
             .iter()
@@ -242,6 +180,13 @@ pub fn extract(
                     .collect()
             };
             let latest = h.at(rev).map(|r| r.main);
+            // Named objects: the key's last segment is the name.
+            if !names.is_empty() {
+                let last = h.key.rsplit(|c| *c == b'/').next().unwrap_or_default();
+                if !names.iter().any(|n| n.as_bytes() == last) {
+                    continue;
+                }
+            }
             for r in revs {
                 items.push((h.key, *r, Some(r.main) != latest));
             }
@@ -260,16 +205,21 @@ pub fn extract(
             let Some(mut obj) = o.object.clone() else {
                 return Outcome::Failed(key_text, o.error.clone().unwrap_or_default());
             };
-            if opts.for_apply {
-                if let Some(why) = skip_for_apply(&obj) {
-                    return Outcome::Skip(why.to_string());
-                }
-                strip_for_apply(&mut obj);
-            }
             if let Some(ns) = &opts.namespace {
                 if o.namespace().is_some_and(|n| n != *ns) {
                     return Outcome::Filtered;
                 }
+            }
+            if !opts.labels.as_ref().is_none_or(|l| l.matches(&obj))
+                || !opts.fields.as_ref().is_none_or(|f| f.matches(&obj))
+            {
+                return Outcome::Filtered;
+            }
+            if opts.for_apply {
+                if let Some(why) = k8s_apply::skip(&obj, opts.show.secrets, opts.include_finished) {
+                    return Outcome::Skip(why.reason().to_string());
+                }
+                k8s_apply::strip(&mut obj);
             }
             let rest = key_text
                 .strip_prefix(&format!("{base}/"))
@@ -293,10 +243,18 @@ pub fn extract(
                 format!("{name}.yaml")
             });
             let secret = obj.get("kind").and_then(Json::as_str) == Some("Secret");
+            let redacted = secret
+                && !opts.show.secrets
+                && ["data", "stringData"].iter().any(|f| {
+                    obj.get(*f)
+                        .and_then(Json::as_object)
+                        .is_some_and(|m| !m.is_empty())
+                });
             Outcome::Write {
                 path,
                 yaml: kubectl_yaml(&obj),
                 secret,
+                redacted,
                 dir,
             }
         })
@@ -313,10 +271,12 @@ pub fn extract(
                 path,
                 yaml,
                 secret,
+                redacted,
                 dir,
             } => match write_file(&path, yaml.as_bytes(), secret) {
                 Ok(()) => {
                     report.written += 1;
+                    report.redacted_secrets += usize::from(redacted);
                     *report.per_resource.entry(dir).or_default() += 1;
                 }
                 Err(e) => report
@@ -349,9 +309,9 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Tally {
     pub objects: u64,
-    /// Bytes of the newest values.
+    /// Value bytes of the newest revisions.
     pub bytes: u64,
-    /// Bytes of every retained revision.
+    /// Value bytes of every retained revision.
     pub all_revisions_bytes: u64,
     pub revisions: u64,
 }
@@ -375,88 +335,161 @@ pub struct Stats {
     pub most_revised: Vec<Notable>,
 }
 
-/// Census of the live objects under `prefix` (kinds from the stored
-/// encoding, without decoding whole objects).
-pub fn stats(index: &KeyIndex<'_>, prefix: &str, top: usize) -> Stats {
-    let p = format!("{}/", prefix.trim_end_matches('/')).into_bytes();
-    let end = prefix_end(&p);
-    let from = index.lower_bound(&p);
-    let current = index.current_revision;
-    let mut s = Stats::default();
-    let mut notable: Vec<Notable> = Vec::new();
-    for h in index.keys[from..]
-        .iter()
-        .take_while(|h| h.key < end.as_slice())
-    {
-        let Some(e) = h.at(current).filter(|e| !e.is_tombstone()) else {
-            continue;
-        };
-        let Some(kv) = index.value_of(e) else {
-            continue;
-        };
-        let kind = match crate::k8s::envelope::recognize(kv.value) {
-            crate::k8s::envelope::Stored::Protobuf(env) => {
-                format!("{}/{}", env.api_version, env.kind)
-            }
-            crate::k8s::envelope::Stored::Json(b) => serde_json::from_slice::<Json>(b)
-                .ok()
-                .map(|j| {
-                    format!(
-                        "{}/{}",
-                        j.get("apiVersion").and_then(Json::as_str).unwrap_or("?"),
-                        j.get("kind").and_then(Json::as_str).unwrap_or("?")
-                    )
-                })
-                .unwrap_or_else(|| "json".into()),
-            other => other.label(),
-        };
-        let key = String::from_utf8_lossy(h.key).into_owned();
-        let rest = key
-            .strip_prefix(&String::from_utf8_lossy(&p).into_owned())
-            .unwrap_or(&key)
-            .to_string();
-        let (dir, tail) = resource_dir(&rest);
-        let namespaced = resources::builtin()
-            .iter()
-            .find(|r| {
-                let n = if r.group.is_empty() {
+/// Resource directories (`pods`, `deployments.apps`) with their key
+/// prefix and scope, longest prefix first, built once.
+fn resource_table() -> &'static [(String, String, bool)] {
+    static T: std::sync::OnceLock<Vec<(String, String, bool)>> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let mut v: Vec<(String, String, bool)> = resources::builtin()
+            .into_iter()
+            .map(|r| {
+                let name = if r.group.is_empty() {
                     r.plural.clone()
                 } else {
                     format!("{}.{}", r.plural, r.group)
                 };
-                n == dir
+                (format!("{}/", r.prefix), name, r.namespaced)
             })
-            .map_or(tail.contains('/'), |r| r.namespaced);
-        let ns = if namespaced {
-            tail.split('/').next().unwrap_or("").to_string()
-        } else {
-            "(cluster)".into()
-        };
-        let bytes = kv.value.len() as u64;
-        let all: u64 = h.revs.iter().map(|r| u64::from(r.value_len)).sum();
-        let revs = h.revs.iter().filter(|r| !r.is_tombstone()).count() as u64;
-        for t in [
-            &mut s.total,
-            s.per_kind.entry(kind).or_default(),
-            s.per_namespace.entry(ns).or_default(),
-        ] {
-            t.objects += 1;
-            t.bytes += bytes;
-            t.all_revisions_bytes += all;
-            t.revisions += revs;
-        }
-        notable.push(Notable {
-            key,
-            bytes,
-            revisions: revs,
-            all_revisions_bytes: all,
-        });
+            .collect();
+        v.sort_by_key(|e| std::cmp::Reverse(e.0.len()));
+        v
+    })
+}
+
+/// `apiVersion/kind` of a stored value from its envelope alone.
+fn kind_of(value: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "apiVersion", borrow)]
+        api_version: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
     }
+    match crate::k8s::envelope::recognize(value) {
+        crate::k8s::envelope::Stored::Protobuf(env) => format!("{}/{}", env.api_version, env.kind),
+        crate::k8s::envelope::Stored::Json(b) => serde_json::from_slice::<Head>(b)
+            .ok()
+            .map(|h| {
+                format!(
+                    "{}/{}",
+                    h.api_version.as_deref().unwrap_or("?"),
+                    h.kind.as_deref().unwrap_or("?")
+                )
+            })
+            .unwrap_or_else(|| "json".into()),
+        other => other.label(),
+    }
+}
+
+fn merge(into: &mut Stats, from: Stats) {
+    let add = |t: &mut Tally, f: &Tally| {
+        t.objects += f.objects;
+        t.bytes += f.bytes;
+        t.all_revisions_bytes += f.all_revisions_bytes;
+        t.revisions += f.revisions;
+    };
+    add(&mut into.total, &from.total);
+    for (k, t) in &from.per_kind {
+        add(into.per_kind.entry(k.clone()).or_default(), t);
+    }
+    for (k, t) in &from.per_namespace {
+        add(into.per_namespace.entry(k.clone()).or_default(), t);
+    }
+    into.largest.extend(from.largest);
+}
+
+/// Census of the live objects under `prefix` (of one namespace, if
+/// given). Every byte figure is value bytes: `bytes` of the newest
+/// revision, `all_revisions_bytes` of every stored revision (tombstones
+/// hold none). Kinds come from the value's envelope, without decoding
+/// objects; keys are counted in parallel.
+pub fn stats(index: &KeyIndex<'_>, prefix: &str, namespace: Option<&str>, top: usize) -> Stats {
+    let p = format!("{}/", prefix.trim_end_matches('/'));
+    let end = prefix_end(p.as_bytes());
+    let from = index.lower_bound(p.as_bytes());
+    let to = from
+        + index.keys[from..]
+            .iter()
+            .take_while(|h| h.key < end.as_slice())
+            .count();
+    let current = index.current_revision;
+    let table = resource_table();
+    let value_len = |e: &crate::mvcc::index::RevEntry| -> u64 {
+        if e.is_tombstone() {
+            return 0;
+        }
+        index.value_of(e).map_or(0, |kv| kv.value.len() as u64)
+    };
+    let mut s = index.keys[from..to]
+        .par_iter()
+        .fold(Stats::default, |mut s, h| {
+            let Some(e) = h.at(current).filter(|e| !e.is_tombstone()) else {
+                return s;
+            };
+            let Some(kv) = index.value_of(e) else {
+                return s;
+            };
+            let key = String::from_utf8_lossy(h.key);
+            let rest = key.strip_prefix(p.as_str()).unwrap_or(&key);
+            let (dir_ns, tail) = match table
+                .iter()
+                .find(|(pre, _, _)| rest.starts_with(pre.as_str()))
+            {
+                Some((pre, _, namespaced)) => (Some(*namespaced), &rest[pre.len()..]),
+                None => (None, resource_dir_tail(rest)),
+            };
+            let namespaced = dir_ns.unwrap_or(tail.contains('/'));
+            let ns = if namespaced {
+                tail.split('/').next().unwrap_or("").to_string()
+            } else {
+                "(cluster)".into()
+            };
+            if namespace.is_some_and(|n| n != ns) {
+                return s;
+            }
+            let bytes = kv.value.len() as u64;
+            let all: u64 = h.revs.iter().map(value_len).sum();
+            let revs = h.revs.iter().filter(|r| !r.is_tombstone()).count() as u64;
+            for t in [
+                &mut s.total,
+                s.per_kind.entry(kind_of(kv.value)).or_default(),
+                s.per_namespace.entry(ns).or_default(),
+            ] {
+                t.objects += 1;
+                t.bytes += bytes;
+                t.all_revisions_bytes += all;
+                t.revisions += revs;
+            }
+            s.largest.push(Notable {
+                key: key.into_owned(),
+                bytes,
+                revisions: revs,
+                all_revisions_bytes: all,
+            });
+            s
+        })
+        .reduce(Stats::default, |mut a, b| {
+            merge(&mut a, b);
+            a
+        });
+    let mut notable = std::mem::take(&mut s.largest);
     notable.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.key.cmp(&b.key)));
     s.largest = notable.iter().take(top).cloned().collect();
     notable.sort_by(|a, b| b.revisions.cmp(&a.revisions).then(a.key.cmp(&b.key)));
     s.most_revised = notable.into_iter().take(top).collect();
     s
+}
+
+/// The `[namespace/]name` part of a key outside the built-in resources
+/// (`<group>/<plural>/...` for custom resources, else after the first
+/// segment).
+fn resource_dir_tail(rest: &str) -> &str {
+    let mut parts = rest.splitn(3, '/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(g), Some(_), Some(tail)) if g.contains('.') => tail,
+        (Some(first), Some(_), _) => &rest[first.len() + 1..],
+        _ => "",
+    }
 }
 
 #[cfg(test)]
