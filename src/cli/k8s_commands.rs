@@ -449,6 +449,12 @@ fn extract(
     for (w, n) in why {
         writeln!(out, "  left out {n}: {w}")?;
     }
+    for (k, w) in &r.conversions.not_converted {
+        eprintln!("etcd-rescue: warning: {k}: not converted, written as stored: {w}");
+    }
+    for l in r.conversions.summary() {
+        writeln!(out, "{l}")?;
+    }
     Ok(code)
 }
 

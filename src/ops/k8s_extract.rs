@@ -40,6 +40,8 @@ pub struct ExtractReport {
     pub skipped: Vec<(String, String)>,
     /// (key, error) for values that could not be decoded or written.
     pub errors: Vec<(String, String)>,
+    /// `--for-apply`: objects converted to a served version, or not.
+    pub conversions: crate::k8s::convert::Tally,
 }
 
 /// The directory name of a key's resource and the rest of the key
@@ -179,6 +181,12 @@ enum Outcome {
         yaml: String,
         secret: bool,
         dir: String,
+        /// `--for-apply`: how the version changed.
+        conv: Option<(
+            String,
+            crate::k8s::convert::Change,
+            Vec<crate::k8s::convert::Dropped>,
+        )>,
     },
     /// Left out on purpose (`--for-apply`), and why.
     Skip(String),
@@ -266,6 +274,11 @@ pub fn extract(
                 }
                 strip_for_apply(&mut obj);
             }
+            let conv = opts.for_apply.then(|| {
+                let c = crate::k8s::convert::to_served(&obj);
+                obj = c.object;
+                (o.kind(), c.change, c.dropped)
+            });
             if let Some(ns) = &opts.namespace {
                 if o.namespace().is_some_and(|n| n != *ns) {
                     return Outcome::Filtered;
@@ -298,6 +311,7 @@ pub fn extract(
                 yaml: kubectl_yaml(&obj),
                 secret,
                 dir,
+                conv,
             }
         })
         .collect();
@@ -314,8 +328,13 @@ pub fn extract(
                 yaml,
                 secret,
                 dir,
+                conv,
             } => match write_file(&path, yaml.as_bytes(), secret) {
                 Ok(()) => {
+                    if let Some((kind, change, dropped)) = conv {
+                        let key = String::from_utf8_lossy(key);
+                        report.conversions.add(&key, &kind, &change, &dropped);
+                    }
                     report.written += 1;
                     *report.per_resource.entry(dir).or_default() += 1;
                 }
