@@ -276,6 +276,17 @@ pub fn to_served(obj: &Json) -> Conversion {
         .unwrap_or("")
         .to_string();
     let kind = obj.get("kind").and_then(Json::as_str).unwrap_or("");
+    if target(&api_version, kind).is_some() && !obj.get("metadata").is_some_and(Json::is_object) {
+        // Decoded without a schema (fields by number): nothing to rename.
+        return Conversion {
+            object,
+            change: Change::Cannot {
+                api_version,
+                reason: "decoded without a schema (fields by number), so not converted".into(),
+            },
+            dropped,
+        };
+    }
     if let Some(why) = no_replacement(&api_version, kind) {
         return Conversion {
             object,
@@ -815,6 +826,14 @@ mod tests {
             with(json!({"matchLabels": {"a": "b"}})),
             json!({"matchLabels": {"a": "b"}})
         );
+    }
+
+    #[test]
+    fn schemaless_objects_are_not_relabelled() {
+        let o = json!({"apiVersion": "extensions/v1beta1", "kind": "Deployment", "1": {"1": "a"}});
+        let c = to_served(&o);
+        assert!(matches!(c.change, Change::Cannot { .. }));
+        assert_eq!(c.object, o);
     }
 
     #[test]
