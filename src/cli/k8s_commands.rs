@@ -633,6 +633,12 @@ fn extract(
             r.redacted_secrets
         );
     }
+    for (k, w) in &r.conversions.not_converted {
+        eprintln!("etcd-rescue: warning: {k}: not converted, written as stored: {w}");
+    }
+    for l in r.conversions.summary() {
+        writeln!(out, "{l}")?;
+    }
     Ok(code)
 }
 

@@ -592,31 +592,49 @@ fn visit_all(m: &mut IMsg, f: &mut dyn FnMut(&mut IMsg)) {
     }
 }
 
+/// One pair's inferred root type, under its (apiVersion, kind).
+type Rooted = ((String, String), IMsg);
+
 /// Infer the schema of every stored kind in `pairs`, apply `facts`.
 pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
     let mut rep = Report::default();
     let mut roots: BTreeMap<(String, String), IMsg> = BTreeMap::new();
-    for p in pairs {
-        let Some(env) = super::envelope::Envelope::parse(&p.stored) else {
-            rep.unmatched
-                .push(format!("{}: not a protobuf envelope", p.name));
-            continue;
-        };
-        if env.kind.is_empty() {
-            continue;
-        }
-        let Json::Object(mut obj) = p.json.clone() else {
-            continue;
-        };
-        obj.remove("kind");
-        obj.remove("apiVersion");
-        let path = format!("{} {}", env.api_version, env.kind);
-        let Some(m) = infer_msg(env.raw, &obj, &path, &mut rep) else {
-            rep.unmatched
-                .push(format!("{}: raw is not a message", p.name));
-            continue;
-        };
-        let key = (env.api_version.to_string(), env.kind.to_string());
+    // Each pair on its own (in parallel), merged in the pairs' order so
+    // the result does not depend on scheduling.
+    use rayon::prelude::*;
+    let each: Vec<(Option<Rooted>, Report)> = pairs
+        .par_iter()
+        .map(|p| {
+            let mut r = Report::default();
+            let Some(env) = super::envelope::Envelope::parse(&p.stored) else {
+                r.unmatched
+                    .push(format!("{}: not a protobuf envelope", p.name));
+                return (None, r);
+            };
+            if env.kind.is_empty() {
+                return (None, r);
+            }
+            let Json::Object(mut obj) = p.json.clone() else {
+                return (None, r);
+            };
+            obj.remove("kind");
+            obj.remove("apiVersion");
+            let path = format!("{} {}", env.api_version, env.kind);
+            let Some(m) = infer_msg(env.raw, &obj, &path, &mut r) else {
+                r.unmatched
+                    .push(format!("{}: raw is not a message", p.name));
+                return (None, r);
+            };
+            let key = (env.api_version.to_string(), env.kind.to_string());
+            (Some((key, m)), r)
+        })
+        .collect();
+    for (root, r) in each {
+        rep.unmatched.extend(r.unmatched);
+        rep.unused.extend(r.unused);
+        rep.ambiguous.extend(r.ambiguous);
+        rep.bad_facts.extend(r.bad_facts);
+        let Some((key, m)) = root else { continue };
         let merged = match roots.remove(&key) {
             Some(old) => merge_msg(old, m),
             None => m,

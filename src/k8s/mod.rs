@@ -6,6 +6,7 @@
 
 pub mod cbor;
 pub mod columns;
+pub mod convert;
 pub mod crypt;
 pub mod decode;
 pub mod envelope;

@@ -48,6 +48,8 @@ pub struct ExtractReport {
     pub redacted_secrets: usize,
     /// (key, error) for values that could not be decoded or written.
     pub errors: Vec<(String, String)>,
+    /// `--for-apply`: objects converted to a served version, or not.
+    pub conversions: crate::k8s::convert::Tally,
 }
 
 /// The directory name of a key's resource and the rest of the key
@@ -117,6 +119,12 @@ enum Outcome {
         /// A Secret whose data is redacted.
         redacted: bool,
         dir: String,
+        /// `--for-apply`: how the version changed.
+        conv: Option<(
+            String,
+            crate::k8s::convert::Change,
+            Vec<crate::k8s::convert::Dropped>,
+        )>,
     },
     /// Left out on purpose (`--for-apply`), and why.
     Skip(String),
@@ -221,6 +229,11 @@ pub fn extract(
                 }
                 k8s_apply::strip(&mut obj);
             }
+            let conv = opts.for_apply.then(|| {
+                let c = crate::k8s::convert::to_served(&obj);
+                obj = c.object;
+                (o.kind(), c.change, c.dropped)
+            });
             let rest = key_text
                 .strip_prefix(&format!("{base}/"))
                 .unwrap_or(&key_text)
@@ -256,6 +269,7 @@ pub fn extract(
                 secret,
                 redacted,
                 dir,
+                conv,
             }
         })
         .collect();
@@ -273,8 +287,13 @@ pub fn extract(
                 secret,
                 redacted,
                 dir,
+                conv,
             } => match write_file(&path, yaml.as_bytes(), secret) {
                 Ok(()) => {
+                    if let Some((kind, change, dropped)) = conv {
+                        let key = String::from_utf8_lossy(key);
+                        report.conversions.add(&key, &kind, &change, &dropped);
+                    }
                     report.written += 1;
                     report.redacted_secrets += usize::from(redacted);
                     *report.per_resource.entry(dir).or_default() += 1;
