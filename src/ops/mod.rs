@@ -6,6 +6,7 @@ pub mod bolt_views;
 pub mod boot;
 pub mod check;
 pub mod cluster;
+pub mod diff;
 pub mod header;
 pub mod identity;
 pub mod inspect;
