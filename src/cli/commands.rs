@@ -49,6 +49,25 @@ pub fn inspect(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Fai
     Ok(exit::OK)
 }
 
+pub fn diff(a: &Path, b: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failure> {
+    let r = etcd_rescue::ops::diff::diff(&resolve(a)?, &resolve(b)?)?;
+    match fmt {
+        Format::Json => render::json(out, &r)?,
+        Format::Text => etcd_rescue::ops::diff::render_text(&r, out)?,
+    }
+    if !r.damage.is_empty() {
+        eprintln!(
+            "etcd-rescue: damaged input: {} unreadable parts not compared",
+            r.damage.len()
+        );
+    }
+    Ok(if r.identical {
+        exit::OK
+    } else {
+        exit::FINDINGS
+    })
+}
+
 fn open_db(path: &Path) -> Result<OpenDb, Failure> {
     Ok(OpenDb::open(&resolve(path)?)?)
 }

@@ -80,6 +80,19 @@ Exit codes: 0 no error finding, 1 at least one error finding, 2 input unusable."
         #[command(flatten)]
         out: OutputArg,
     },
+    /// Where two members or backups diverge: the first differing revision, then each revision and record that differs.
+    #[command(after_help = "\
+Examples:
+  etcd-rescue diff /var/lib/etcd member2-backup.db
+  etcd-rescue diff a.snapshot.db b.snapshot.db -o json
+
+Exit codes: 0 identical (member-specific meta aside), 1 different or damaged (said on stderr), 2 cannot compare.")]
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        #[command(flatten)]
+        out: OutputArg,
+    },
     /// Show what PATH is and what is in it: files, db meta, buckets, revisions, members, leases, auth, alarms.
     #[command(after_help = "\
 Examples:
@@ -575,6 +588,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             out: o,
         } => commands::check(&path, version.etcd_version, o.output, out),
         Command::Inspect { path, out: o } => commands::inspect(&path, o.output, out),
+        Command::Diff { a, b, out: o } => commands::diff(&a, &b, o.output, out),
         Command::Get(args) => keyspace_commands::get(&args, out),
         Command::History {
             path,

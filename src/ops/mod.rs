@@ -7,6 +7,7 @@ pub mod boot;
 pub mod check;
 pub mod cluster;
 pub mod damage;
+pub mod diff;
 pub mod endpoint;
 pub mod header;
 pub mod identity;
