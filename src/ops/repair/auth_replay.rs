@@ -309,6 +309,111 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
     Some(())
 }
 
+/// Whether auth lets `user` (with the request's auth revision `rev`) read
+/// or write `[key, end)` (no end: one key; `\0`: every key from `key` on),
+/// as etcd's auth store checks at apply: no user / revision 0 is refused,
+/// a revision older than the store's is refused, root may do anything,
+/// otherwise the union of the user's roles' permissions of the right type
+/// must cover the range.
+pub fn op_permitted(
+    b: &Buckets,
+    user: &[u8],
+    rev: u64,
+    key: &[u8],
+    end: &[u8],
+    write: bool,
+) -> bool {
+    if !auth_enabled(b) {
+        return true;
+    }
+    if rev == 0 || rev < auth_revision(b) {
+        return false;
+    }
+    let Some(u) = b
+        .get(b"authUsers".as_slice())
+        .and_then(|m| m.get(user))
+        .and_then(|v| User::decode(v))
+    else {
+        return false;
+    };
+    if u.roles.iter().any(|r| r == b"root") {
+        return true;
+    }
+    // Intervals [start, stop) with an empty stop meaning no upper bound.
+    let mut ivls: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    for name in &u.roles {
+        let Some(role) = b
+            .get(b"authRoles".as_slice())
+            .and_then(|m| m.get(name))
+            .and_then(|v| Role::decode(v))
+        else {
+            continue;
+        };
+        for (t, k, e) in role.perms {
+            // READ=0, WRITE=1, READWRITE=2.
+            let fits = t == 2 || (write && t == 1) || (!write && t == 0);
+            if !fits {
+                continue;
+            }
+            let stop = if e.is_empty() {
+                point_end(&k)
+            } else if e == [0] {
+                Vec::new()
+            } else {
+                e
+            };
+            ivls.push((k, stop));
+        }
+    }
+    if end.is_empty() {
+        // A point: some permission's interval holds the key.
+        return ivls
+            .iter()
+            .any(|(s, e)| key >= s.as_slice() && (e.is_empty() || key < e.as_slice()));
+    }
+    let want_end: &[u8] = if end == [0] { &[] } else { end };
+    covered(ivls, key, want_end)
+}
+
+fn point_end(k: &[u8]) -> Vec<u8> {
+    let mut e = k.to_vec();
+    e.push(0);
+    e
+}
+
+/// Whether the union of `ivls` covers `[from, to)` (empty `to`: unbounded).
+fn covered(mut ivls: Vec<(Vec<u8>, Vec<u8>)>, from: &[u8], to: &[u8]) -> bool {
+    ivls.sort();
+    let mut reach = from.to_vec();
+    for (s, e) in ivls {
+        if s.as_slice() > reach.as_slice() {
+            break;
+        }
+        if e.is_empty() {
+            return true;
+        }
+        if e > reach {
+            reach = e;
+        }
+        if !to.is_empty() && reach.as_slice() >= to {
+            return true;
+        }
+    }
+    !to.is_empty() && reach.as_slice() >= to
+}
+
+/// Whether `user` may change auth (etcd's admin check): always while auth
+/// is off; otherwise a user that exists and has the root role.
+pub fn admin_permitted(b: &Buckets, user: &[u8]) -> bool {
+    if !auth_enabled(b) {
+        return true;
+    }
+    b.get(b"authUsers".as_slice())
+        .and_then(|m| m.get(user))
+        .and_then(|v| User::decode(v))
+        .is_some_and(|u| u.roles.iter().any(|r| r == b"root"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,7 @@
 //! this does not reproduce are counted, never guessed.
 #![forbid(unsafe_code)]
 
-use super::state::{
-    auth_enabled, auth_revision, compact, current_revision, live_keys, meta_i64, Buckets, Live,
-};
+use super::state::{compact, current_revision, live_keys, meta_i64, Buckets, Live};
 use crate::etcd::kv::KeyValue;
 use crate::etcd::revision::RevisionKey;
 use crate::proto::{self, Value};
@@ -65,6 +63,9 @@ struct Applier<'b> {
     rev: i64,
     report: ReplayReport,
     touched: std::collections::BTreeSet<Vec<u8>>,
+    /// The request's user name and auth revision (its header).
+    user: Vec<u8>,
+    auth_rev: u64,
 }
 
 /// Apply `entries` (in index order, already past the consistent index) to
@@ -80,6 +81,8 @@ pub fn replay(buckets: &mut Buckets, entries: &[LogEntry]) -> ReplayReport {
         rev,
         report: ReplayReport::default(),
         touched: Default::default(),
+        user: Vec::new(),
+        auth_rev: 0,
     };
     for e in entries {
         if a.report.entries == 0 {
@@ -178,14 +181,17 @@ impl Applier<'_> {
         let Some(fs) = proto::message(data) else {
             return;
         };
-        if let Some(header) = fs.iter().find_map(|(n, v)| match v {
-            Value::Bytes(b) if *n == 100 => Some(*b),
+        let header = fs.iter().find_map(|(n, v)| match v {
+            Value::Bytes(b) if *n == 100 => proto::message(b),
             _ => None,
-        }) {
-            if !self.auth_current(header) {
-                self.report.rejected += 1;
-                return;
-            }
+        });
+        self.user = header
+            .as_ref()
+            .map_or_else(Vec::new, |h| proto::last_bytes(h, 2));
+        self.auth_rev = header.as_ref().map_or(0, |h| proto::last_varint(h, 3));
+        if !self.permitted(&fs) {
+            self.report.rejected += 1;
+            return;
         }
         for (n, v) in &fs {
             let Value::Bytes(body) = v else { continue };
@@ -230,18 +236,104 @@ impl Applier<'_> {
         }
     }
 
-    /// etcd refuses a request carrying an auth revision older than the
-    /// store's (the permissions it was checked against have changed).
-    fn auth_current(&self, header: &[u8]) -> bool {
-        let Some(h) = proto::message(header) else {
+    /// etcd's auth applier: admin requests need a root user; puts,
+    /// deletes and txns need permission on every key they read or write
+    /// (with a current auth revision); a lease revoke needs write
+    /// permission on the lease's keys. Lease grants and compactions are
+    /// not checked.
+    fn permitted(&self, fs: &[(u32, Value<'_>)]) -> bool {
+        fs.iter().all(|(n, v)| {
+            let Value::Bytes(body) = v else { return true };
+            match n {
+                4 => self.put_permitted(body),
+                5 => self.delete_permitted(body),
+                6 => self.txn_permitted(body, 0),
+                9 => self.revoke_permitted(body),
+                1000 | 1011 | 1100 | 1101 | 1103 | 1104 | 1105 | 1200 | 1201 | 1203 | 1204 => {
+                    super::auth_replay::admin_permitted(self.buckets, &self.user)
+                }
+                _ => true,
+            }
+        })
+    }
+
+    fn may(&self, key: &[u8], end: &[u8], write: bool) -> bool {
+        super::auth_replay::op_permitted(self.buckets, &self.user, self.auth_rev, key, end, write)
+    }
+
+    /// PutRequest: key=1, prev_kv=4 (needs read too).
+    fn put_permitted(&self, b: &[u8]) -> bool {
+        let Some(fs) = proto::message(b) else {
             return true;
         };
-        let req_rev = proto::last_varint(&h, 3);
-        if !auth_enabled(self.buckets) || proto::last_bytes(&h, 2).is_empty() {
+        let key = proto::last_bytes(&fs, 1);
+        self.may(&key, &[], true) && (proto::last_varint(&fs, 4) == 0 || self.may(&key, &[], false))
+    }
+
+    /// DeleteRangeRequest: key=1, range_end=2, prev_kv=3.
+    fn delete_permitted(&self, b: &[u8]) -> bool {
+        let Some(fs) = proto::message(b) else {
+            return true;
+        };
+        let (key, end) = (proto::last_bytes(&fs, 1), proto::last_bytes(&fs, 2));
+        self.may(&key, &end, true)
+            && (proto::last_varint(&fs, 3) == 0 || self.may(&key, &end, false))
+    }
+
+    /// TxnRequest: compare=1 (key=3, range_end=64: read), success=2,
+    /// failure=3 (RequestOp: range=1 read, put=2, delete_range=3).
+    fn txn_permitted(&self, b: &[u8], depth: usize) -> bool {
+        let Some(fs) = proto::message(b) else {
+            return true;
+        };
+        if depth >= MAX_DEPTH {
             return true;
         }
-        let store_rev = auth_revision(self.buckets);
-        req_rev >= store_rev
+        let compares_ok = proto::repeated_bytes(&fs, 1).into_iter().all(|c| {
+            proto::message(c).is_none_or(|cf| {
+                self.may(
+                    &proto::last_bytes(&cf, 3),
+                    &proto::last_bytes(&cf, 64),
+                    false,
+                )
+            })
+        });
+        let mut ops = proto::repeated_bytes(&fs, 2);
+        ops.extend(proto::repeated_bytes(&fs, 3));
+        compares_ok
+            && ops.into_iter().all(|op| {
+                let Some(of) = proto::message(op) else {
+                    return true;
+                };
+                of.iter().all(|(n, v)| {
+                    let Value::Bytes(r) = v else { return true };
+                    match n {
+                        1 => proto::message(r).is_none_or(|rf| {
+                            self.may(
+                                &proto::last_bytes(&rf, 1),
+                                &proto::last_bytes(&rf, 2),
+                                false,
+                            )
+                        }),
+                        2 => self.put_permitted(r),
+                        3 => self.delete_permitted(r),
+                        4 => self.txn_permitted(r, depth + 1),
+                        _ => true,
+                    }
+                })
+            })
+    }
+
+    /// LeaseRevokeRequest: ID=1; every key on the lease must be writable.
+    fn revoke_permitted(&self, b: &[u8]) -> bool {
+        let Some(fs) = proto::message(b) else {
+            return true;
+        };
+        let id = proto::last_varint(&fs, 1) as i64;
+        self.live
+            .iter()
+            .filter(|(_, l)| l.lease == id && id != 0)
+            .all(|(k, _)| self.may(k, &[], true))
     }
 
     fn auth_enabled(&mut self, on: bool) {
