@@ -91,11 +91,19 @@ fn interpret_one(v: &Value<'_>, j: &Json, path: &str, rep: &mut Report) -> Optio
             Some(ITy::Scalar(Ty::Int))
         }
         (Value::Bytes(b), Json::String(s)) => {
-            if std::str::from_utf8(b).ok() == Some(s.as_str()) {
+            if b.len() == s.len() && std::str::from_utf8(b).ok() == Some(s.as_str()) {
                 return Some(ITy::Scalar(Ty::String));
             }
-            if crate::etcd::records::b64::encode(b) == *s {
+            if s.len() == b.len().div_ceil(3) * 4 && crate::etcd::records::b64::encode(b) == *s {
                 return Some(ITy::Scalar(Ty::Bytes));
+            }
+            // The special types below are small messages: a Time or a
+            // Duration is at most two varints, a Quantity or an
+            // IntOrString holds the text itself. Larger bytes are none of
+            // them (and parsing them for each candidate is what made
+            // inference slow).
+            if b.len() > s.len() + 24 {
+                return None;
             }
             let fs = sub(b)?;
             if let Some(secs) = scalar_of(&fs, 1) {
@@ -137,6 +145,11 @@ fn interpret_one(v: &Value<'_>, j: &Json, path: &str, rep: &mut Report) -> Optio
             (strings.is_some() && strings == want).then_some(ITy::Scalar(Ty::StringList))
         }
         (Value::Bytes(b), Json::Number(n)) => {
+            // Only an IntOrString (two varints and an empty string) prints
+            // as a number.
+            if b.len() > 32 {
+                return None;
+            }
             let fs = sub(b)?;
             let int = scalar_of(&fs, 2).map(|x| x as i64);
             let shape = fs
