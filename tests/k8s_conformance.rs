@@ -160,7 +160,7 @@ fn reproducible(dirs: &[PathBuf]) {
     assert!(rep.bad_facts.is_empty(), "{:?}", rep.bad_facts);
     assert!(
         text == include_str!("../src/k8s/schema.txt"),
-        "src/k8s/schema.txt is stale: regenerate with `etcd-rescue k8s infer-schema ../shared/k8s-testdata/{HEAD,v1.33.0,v1.34.0} --facts src/k8s/facts.txt > src/k8s/schema.txt`"
+        "src/k8s/schema.txt is stale: regenerate with `etcd-rescue k8s infer-schema ../shared/k8s-testdata/{{HEAD,v1.33.0,v1.34.0}} --facts src/k8s/facts.txt > src/k8s/schema.txt`"
     );
 }
 
