@@ -220,7 +220,7 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
         }
     }
     let mut signals = crate::etcd::detect::Signals::default();
-    super::lineage::db_signals(&f, &mut signals);
+    super::lineage::db_signals(f, &mut signals);
     super::lineage::snap_signals(&report.snaps, &mut signals);
     report.lineage = Some(crate::etcd::detect::detect(&signals));
     if let Some(member) = &input.member_dir {
@@ -229,7 +229,7 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
         }) {
             let lineage = crate::etcd::detect::detect(&signals);
             let rules = super::lineage::rules_for(None, &lineage);
-            let db = super::boot::DbState::from_facts(&f, None);
+            let db = super::boot::DbState::from_facts(f, None);
             let b = super::boot::predict(member, &db, &log, &report.snaps, &rules);
             report.lineage = Some(lineage);
             if !b.starts {
