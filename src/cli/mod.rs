@@ -404,6 +404,8 @@ Exit codes: 0 etcd reads the whole log (a torn tail it repairs is a warning), 1 
         /// Data dir or member dir.
         path: PathBuf,
         #[command(flatten)]
+        version: VersionArg,
+        #[command(flatten)]
         out: OutputArg,
     },
     /// One row per entry (term, index, type, decoded request), like etcd-dump-logs.
@@ -636,9 +638,11 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             out: o,
         } => keyspace_commands::auth(&path, show_secrets, o.output, out),
         Command::Alarms { path, out: o } => keyspace_commands::alarms(&path, o.output, out),
-        Command::Wal(WalCommand::Verify { path, out: o }) => {
-            wal_commands::verify(&path, o.output, out)
-        }
+        Command::Wal(WalCommand::Verify {
+            path,
+            version,
+            out: o,
+        }) => wal_commands::verify(&path, version.etcd_version, o.output, out),
         Command::Wal(WalCommand::Repair {
             path,
             out: dest,

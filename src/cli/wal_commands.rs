@@ -19,9 +19,18 @@ fn member_dir(path: &Path) -> Result<PathBuf, Failure> {
     })
 }
 
-pub fn verify(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failure> {
+pub fn verify(
+    path: &Path,
+    version: Option<etcd_rescue::etcd::lines::EtcdVersion>,
+    fmt: Format,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
     let dir = member_dir(path)?;
-    let (r, findings) = wal::verify(&dir)?;
+    let rules = etcd_rescue::ops::lineage::rules_for(
+        version,
+        &etcd_rescue::ops::lineage::lineage(&super::resolve(path)?),
+    );
+    let (r, findings) = wal::verify_as(&dir, &rules)?;
     let ok = !findings.iter().any(|f| f.severity == Severity::Error);
     match fmt {
         Format::Json => render::json(

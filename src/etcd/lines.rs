@@ -257,6 +257,9 @@ pub struct LineRules {
     pub wal_snapshot_conf_state: bool,
     /// Entries may omit zero-valued fields (3.7, protobuf-go).
     pub absent_zero_fields: bool,
+    /// Clients are served only once the member's attributes are published
+    /// through raft (3.6+); 3.4/3.5 serve while publishing is retried.
+    pub serves_after_publish: bool,
     /// The bbolt release the line builds with (latest patch).
     pub bbolt: &'static str,
 }
@@ -289,6 +292,7 @@ pub const V3_4: LineRules = LineRules {
     max_storage_minor: 5,
     wal_snapshot_conf_state: false,
     absent_zero_fields: false,
+    serves_after_publish: false,
     bbolt: "1.3.12",
 };
 
@@ -324,6 +328,7 @@ pub const V3_6: LineRules = LineRules {
     v2_apply: V2Apply::MembershipOnly,
     storage_version: Some("3.6.0"),
     max_storage_minor: 6,
+    serves_after_publish: true,
     bbolt: "1.4.3",
     ..V3_5
 };

@@ -402,10 +402,20 @@ pub fn predict(
             "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd starts and serves reads, but skips applying the next {} entries, so writes time out until the log passes index {ci}",
             ci - last
         );
-        hazards.push(h.clone());
+        let (sev, h) = if rules.serves_after_publish {
+            starts = false;
+            summary = format!(
+                "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd {line} runs but never serves: it skips applying the next {} entries, so publishing its member attributes through raft times out (\"failed to publish local member to cluster through raft\") and its client ports stay closed",
+                ci - last
+            );
+            (Error, summary.clone())
+        } else {
+            hazards.push(h.clone());
+            (Warning, h)
+        };
         step(
             &mut steps,
-            Warning,
+            sev,
             h,
             "the log lost entries the db holds: rebuild the member from its db instead (`etcdctl snapshot restore member/snap/db --skip-hash-check` into a new data dir), or remove and re-add it in a multi-member cluster",
         );

@@ -155,8 +155,11 @@ pub fn check_as(
             }
         });
         if let Ok(r) = read {
-            findings.extend(super::wal::findings(&r));
             let snaps = crate::snap::read_all(member);
+            super::lineage::snap_signals(&snaps, &mut signals);
+            lineage = crate::etcd::detect::detect(&signals);
+            let rules = super::lineage::rules_for(version, &lineage);
+            findings.extend(super::wal::line_findings(&r, &rules));
             for sf in &snaps {
                 if let Some(p) = &sf.problem {
                     findings.push(Finding::error(
@@ -166,9 +169,6 @@ pub fn check_as(
                     ));
                 }
             }
-            super::lineage::snap_signals(&snaps, &mut signals);
-            lineage = crate::etcd::detect::detect(&signals);
-            let rules = super::lineage::rules_for(version, &lineage);
             let blocker = findings.first_error_of(super::boot::DB_BLOCKERS);
             let db = match &consistent_index {
                 Some(f) if input.db.is_some() => super::boot::DbState::from_facts(f, blocker),

@@ -97,9 +97,43 @@ pub fn findings(r: &LogReport) -> Vec<Finding> {
 
 /// `wal verify`: the report and its findings.
 pub fn verify(member_dir: &Path) -> std::io::Result<(LogReport, Vec<Finding>)> {
+    verify_as(member_dir, &crate::etcd::lines::V3_4)
+}
+
+/// `verify` by a line's decoder: 3.5.5+ read an over-long record in the
+/// last segment as an unexpected EOF, which `wal.Repair` cuts.
+pub fn verify_as(
+    member_dir: &Path,
+    rules: &crate::etcd::lines::LineRules,
+) -> std::io::Result<(LogReport, Vec<Finding>)> {
     let r = read_log(&member_dir.join("wal"), &mut |_, _, _| {})?;
-    let f = findings(&r);
+    let f = line_findings(&r, rules);
     Ok((r, f))
+}
+
+/// [`findings`] as `rules`' decoder sees the log.
+pub fn line_findings(r: &LogReport, rules: &crate::etcd::lines::LineRules) -> Vec<Finding> {
+    let mut f = findings(r);
+    if let Some(last) = r.segments.last() {
+        if let (Some(crate::wal::segment::Problem::Oversize { len }), Some(off)) =
+            (&last.read.problem, last.read.bad_offset)
+        {
+            if rules.oversize_repairable(*len, off, last.size) {
+                let file = last.path.display().to_string();
+                for x in f
+                    .iter_mut()
+                    .filter(|x| x.code == "wal.record.oversize" && x.file == file)
+                {
+                    x.severity = Severity::Warning;
+                    x.message.push_str(&format!(
+                        "; etcd {} reads it as an unexpected EOF (the length runs past the end of the file) and wal.Repair truncates the segment here",
+                        rules.version
+                    ));
+                }
+            }
+        }
+    }
+    f
 }
 
 /// One row of `wal dump`.

@@ -25,9 +25,19 @@ pub fn have_etcd() -> bool {
 /// Start etcd as member `name` on `dir` on free loopback ports, with
 /// `extra` flags; the process and its client URL.
 pub fn spawn_etcd(dir: &Path, name: &str, extra: &[&str]) -> (std::process::Child, String) {
+    spawn_etcd_bin(Path::new("etcd"), dir, name, extra)
+}
+
+/// [`spawn_etcd`] with a given etcd binary (an oracle of another line).
+pub fn spawn_etcd_bin(
+    bin: &Path,
+    dir: &Path,
+    name: &str,
+    extra: &[&str],
+) -> (std::process::Child, String) {
     let (c, p) = (port(), port());
     let client = format!("http://127.0.0.1:{c}");
-    let child = Command::new("etcd")
+    let child = Command::new(bin)
         .args(["--name", name, "--data-dir"])
         .arg(dir)
         .args([
