@@ -266,6 +266,53 @@ fn fixture_objects_decode_and_print_as_kubectl_prints_them() {
     let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
     let file = tmp.path().join("objects.json");
     std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
+    // jsonpath: kubectl evaluates each template over each object; our
+    // evaluator must print the same bytes (or fail where kubectl fails).
+    // No wildcard over maps: Go visits map keys in random order.
+    let mut compared = 0;
+    for t in [
+        "{.metadata.name}{\"\\n\"}",
+        "{.kind}/{.metadata.namespace}|{.apiVersion}{\"\\n\"}",
+        "{.metadata.labels}{\"\\n\"}",
+        "{.spec.containers[*].name}{\"\\n\"}",
+        "{range .spec.containers[*]}{.name}={.image};{end}{\"\\n\"}",
+        "{.spec.template.spec.containers[?(@.name==\"nameValue\")].image}{\"\\n\"}",
+        "{.spec.containers[0].ports[-1:].containerPort}{\"\\n\"}",
+        "{.data}{\"\\n\"}",
+        "{.metadata.creationTimestamp} {.metadata.generation}{\"\\n\"}",
+        "{.spec.replicas} {.status.replicas}{\"\\n\"}",
+        "{.metadata.ownerReferences[*]['kind','name']}{\"\\n\"}",
+        "{.spec.ports[?(@.port>1)].name}{\"\\n\"}",
+        "{.metadata.finalizers[0]}{\"\\n\"}",
+        "{.spec}{\"\\n\"}",
+    ] {
+        let k = Command::new("kubectl")
+            .args(["label", "--local", "-f"])
+            .arg(&file)
+            .args(["--overwrite", "etcd-rescue-oracle=x", "-o"])
+            .arg(format!("jsonpath={t}"))
+            .output()
+            .unwrap();
+        let tpl = etcd_rescue::k8s::jsonpath::Template::parse(t).unwrap();
+        let ours: Result<String, _> = objects.iter().map(|o| tpl.execute(o)).collect();
+        match ours {
+            Ok(text) => {
+                assert!(
+                    k.status.success(),
+                    "{t}: kubectl failed: {}",
+                    String::from_utf8_lossy(&k.stderr)
+                );
+                assert_eq!(String::from_utf8_lossy(&k.stdout), text, "{t}");
+            }
+            Err(e) => assert!(!k.status.success(), "{t}: we failed ({e}), kubectl did not"),
+        }
+        compared += 1;
+    }
+    println!(
+        "k8s fixture: {compared} jsonpath templates print as kubectl prints them over {} objects",
+        objects.len()
+    );
+
     for (format, ours) in [
         ("yaml", objects.iter().map(kubectl_yaml).collect::<String>()),
         ("json", objects.iter().map(kubectl_json).collect::<String>()),
@@ -436,6 +483,78 @@ fn fixture_objects_decode_and_print_as_kubectl_prints_them() {
             .remove("resourceVersion");
         assert_eq!(got, want, "{key}");
     }
+    // decode reads etcdctl's key-and-value output (our `get` prints it as
+    // etcdctl does), many pairs, and -o name names each object.
+    let kv = Command::new(bin)
+        .arg("get")
+        .arg(&db_dir)
+        .args(["/registry/configmaps/default/", "--prefix"])
+        .output()
+        .unwrap()
+        .stdout;
+    let mut child = Command::new(bin)
+        .args(["k8s", "decode", "-", "-w", "name"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &kv).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let names: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let want: Vec<String> = manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["deleted"] != true
+                && e["key"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/registry/configmaps/default/")
+        })
+        .map(|e| format!("configmap/{}", e["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(names, want);
+    // kubectl habits: TYPE/NAME, TYPE,TYPE, -o name, label selectors.
+    let lines = |args: &[&str]| -> Vec<String> {
+        let o = Command::new(bin)
+            .args(["k8s", "get"])
+            .arg(&db_dir)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let cm = &want[..2];
+    let by_name: Vec<String> = cm.iter().map(|n| n.replace("configmap/", "cm/")).collect();
+    let mut args: Vec<&str> = by_name.iter().map(String::as_str).collect();
+    args.extend(["-o", "name"]);
+    assert_eq!(lines(&args), cm);
+    let both = lines(&["cm,ns", "-A", "-o", "name"]);
+    assert!(
+        both.iter().any(|l| l.starts_with("configmap/"))
+            && both.iter().any(|l| l.starts_with("namespace/")),
+        "{both:?}"
+    );
+    let all_cm = lines(&["cm", "-A", "-o", "name"]);
+    let none = lines(&["cm", "-A", "-o", "name", "-l", "no-such-label"]);
+    let not = lines(&["cm", "-A", "-o", "name", "-l", "!no-such-label"]);
+    assert!(none.is_empty() && not == all_cm && !all_cm.is_empty());
+    let jp = lines(&[
+        "cm",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}",
+    ]);
+    assert_eq!(jp.len(), want.len());
     // get without -o: kubectl's default columns per kind, NAMESPACE first
     // with -A, cells computed from the decoded objects.
     let table = |args: &[&str]| -> Vec<Vec<String>> {

@@ -57,7 +57,11 @@ fn envelope_len(b: &[u8]) -> usize {
 pub fn split(input: &[u8]) -> Vec<Pair> {
     if !input.starts_with(b"/") {
         let mut v = input.to_vec();
-        if v.starts_with(b"k8s\0") && v.ends_with(b"\n") && envelope_len(&v) < v.len() {
+        // etcdctl's newline after the value; an encrypted value's own
+        // last byte cannot be told from it, so it is taken as etcdctl's
+        // (as for every value etcdctl printed).
+        let protobuf_tail = v.starts_with(b"k8s\0") && envelope_len(&v) < v.len();
+        if (protobuf_tail || v.starts_with(b"k8s:enc:")) && v.ends_with(b"\n") {
             v.pop();
         }
         return vec![Pair {
@@ -94,7 +98,7 @@ pub fn split(input: &[u8]) -> Vec<Pair> {
             let mut i = 0;
             loop {
                 match body[i..].iter().position(|&c| c == b'\n') {
-                    None => break body.len(),
+                    None => break body.len() - usize::from(body.ends_with(b"\n")),
                     Some(j) => {
                         let at = i + j;
                         if body[at + 1..].starts_with(&top) {
