@@ -208,10 +208,9 @@ fn snapshot_status_hash_revision_and_size_are_each_lines() {
 /// 3.6's etcdutl counts live keys as total keys and prints the storage
 /// version; 3.5's counts every pair of every bucket (as 3.4's etcdctl).
 #[test]
-#[ignore = "needs per-line output (lines-rules branch)"]
 fn snapshot_status_total_keys_and_version_are_each_lines() {
-    // TODO(lines-rules): `snapshot status` must pick 3.6's meaning from the db
-    // (storageVersion) or --etcd-version; today it needs --v3.6.
+    // The line is taken from the db (storageVersion) unless --etcd-version
+    // names one: 3.6+ count live keys and print the storage version.
     each(|fx| {
         let got = json_of(&["snapshot", "status", &fx.db(), "-w", "json"]);
         let want = fx.t("db-status.json");
@@ -254,9 +253,8 @@ fn hashkv_hash_and_compact_revision_are_each_lines() {
 
 /// 3.6+ servers also answer the revision the hash covers (hash_revision).
 #[test]
-#[ignore = "needs per-line output (lines-rules branch)"]
 fn hashkv_hash_revision_is_each_lines() {
-    // TODO(lines-rules): print hash_revision for 3.6+ members.
+    // hash_revision is printed for 3.6+ members only, as their etcdctl does.
     each(|fx| {
         let mut bad = Vec::new();
         for (rev, file) in [

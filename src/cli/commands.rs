@@ -51,6 +51,14 @@ pub fn inspect(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Fai
 
 pub fn diff(a: &Path, b: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failure> {
     let r = etcd_rescue::ops::diff::diff(&resolve(a)?, &resolve(b)?)?;
+    // File-level damage of either copy (metas, length, root, freelist) is
+    // said on stderr and makes the answer one met with damage.
+    let mut damaged = exit::OK;
+    for p in [a, b] {
+        let o = super::keyspace_commands::open(p)?;
+        let bf = super::keyspace_commands::bolt(&o)?;
+        damaged = damaged.max(super::keyspace_commands::file_notes(&o, &bf)?.report());
+    }
     match fmt {
         Format::Json => render::json(out, &r)?,
         Format::Text => etcd_rescue::ops::diff::render_text(&r, out)?,
@@ -61,11 +69,7 @@ pub fn diff(a: &Path, b: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32,
             r.damage.len()
         );
     }
-    Ok(if r.identical {
-        exit::OK
-    } else {
-        exit::FINDINGS
-    })
+    Ok(if r.identical { damaged } else { exit::FINDINGS })
 }
 
 fn open_db(path: &Path) -> Result<OpenDb, Failure> {
