@@ -390,19 +390,6 @@ pub fn select(
     Ok((res, out))
 }
 
-/// kubectl's `List` of several objects.
-pub fn list_of(objects: Vec<K8sObject>) -> Json {
-    let items: Vec<Json> = objects.into_iter().filter_map(|o| o.object).collect();
-    let mut meta = Map::new();
-    meta.insert("resourceVersion".into(), Json::String(String::new()));
-    let mut m = Map::new();
-    m.insert("apiVersion".into(), Json::String("v1".into()));
-    m.insert("items".into(), Json::Array(items));
-    m.insert("kind".into(), Json::String("List".into()));
-    m.insert("metadata".into(), Json::Object(meta));
-    Json::Object(m)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

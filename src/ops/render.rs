@@ -67,12 +67,8 @@ pub fn table(out: &mut dyn Write, headers: &[&str], rows: &[[String; 6]]) -> std
     )
 }
 
-/// A boxed table with any number of columns.
-pub fn table_dyn(
-    out: &mut dyn Write,
-    headers: &[&str],
-    rows: &[Vec<String>],
-) -> std::io::Result<()> {
+/// The width of each column: its widest cell or header, in characters.
+fn column_widths(headers: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
     let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -81,6 +77,16 @@ pub fn table_dyn(
             }
         }
     }
+    w
+}
+
+/// A boxed table with any number of columns.
+pub fn table_dyn(
+    out: &mut dyn Write,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
+    let w = column_widths(headers, rows);
     let line = w
         .iter()
         .map(|n| "-".repeat(n + 2))
@@ -129,14 +135,7 @@ pub fn table_right(
     headers: &[&str],
     rows: &[Vec<String>],
 ) -> std::io::Result<()> {
-    let mut w: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate() {
-            if let Some(x) = w.get_mut(i) {
-                *x = (*x).max(c.chars().count());
-            }
-        }
-    }
+    let w = column_widths(headers, rows);
     let (h, v) = match style {
         TableStyle::Ascii => ("-", "|"),
         TableStyle::Boxed => ("─", "│"),
