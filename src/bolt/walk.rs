@@ -192,6 +192,10 @@ struct Walker<'f, 'a, V: ItemVisitor> {
     visitor: &'f V,
     hwm: u64,
     reachable: PageSet,
+    /// (page id, the id its header carries, its overflow) of every reached
+    /// page whose header names another page: bbolt 1.3.6 counts pages by
+    /// the id they carry (see [`Walker::self_id_conflicts`]).
+    self_ids: Vec<(u64, u64, u32)>,
     freed: Option<PageSet>,
     roles: Vec<PageRole>,
     findings: Findings,
@@ -247,6 +251,7 @@ pub fn walk<V: ItemVisitor>(file: &BoltFile<'_>, name: &str, visitor: &V) -> Wal
         visitor,
         hwm,
         reachable: PageSet::new(limit),
+        self_ids: Vec::new(),
         freed: None,
         roles,
         findings,
@@ -288,6 +293,7 @@ pub fn walk<V: ItemVisitor>(file: &BoltFile<'_>, name: &str, visitor: &V) -> Wal
         }
         w.flush_leaves(&mut queue);
     }
+    w.self_id_conflicts();
     w.sweep();
     let Walker {
         mut findings,
@@ -590,17 +596,32 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
                 id,
                 format!("page {id} identifies itself as page {}{from}", header.id),
             );
+            self.self_ids.push((id, header.id, header.overflow));
         }
         let kind = header.kind();
         if !matches!(kind, PageKind::Branch | PageKind::Leaf) {
             self.set_role(id, PageRole::Damaged);
             let from = self.origin(bucket, parent, bounds);
+            // bbolt 1.3.6 tests the branch and leaf bits; 1.3.7+ wants
+            // exactly one type flag.
+            use super::page::{FLAG_BRANCH, FLAG_LEAF};
+            let (code, read_as) = match header.flags & (FLAG_BRANCH | FLAG_LEAF) {
+                0 => ("bolt.page.invalid-type", ""),
+                FLAG_LEAF => (
+                    "bolt.page.type-extra-flags",
+                    "; read by its leaf bit it is a leaf",
+                ),
+                _ => (
+                    "bolt.page.type-extra-flags",
+                    "; read by its branch bit it is a branch",
+                ),
+            };
             self.err(
                 Some(bucket),
-                "bolt.page.invalid-type",
+                code,
                 id,
                 format!(
-                    "page {id}: invalid type: expected branch or leaf, found {}{from}",
+                    "page {id}: invalid type: expected branch or leaf, found {}{read_as}{from}",
                     kind.name()
                 ),
             );
@@ -666,6 +687,42 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             }
         }
         Some(node)
+    }
+
+    /// bbolt 1.3.6's open-time walk accounts pages by the id in their
+    /// header: one past the high-water mark is "out of bounds", and one
+    /// that (with its overflow) lands on another reached page is a
+    /// "multiple references"; both panic. Said here as facts of the file.
+    fn self_id_conflicts(&mut self) {
+        let hwm = self.hwm;
+        for (id, sid, ov) in std::mem::take(&mut self.self_ids) {
+            if sid > hwm {
+                self.err(
+                    None,
+                    "bolt.page.self-id-out-of-bounds",
+                    id,
+                    format!("page {id} carries the id {sid}, past the high-water mark {hwm}: a walk that counts pages by their own id calls it out of bounds"),
+                );
+                continue;
+            }
+            let own = id..=id.saturating_add(u64::from(ov));
+            let hit = (sid..=sid.saturating_add(u64::from(ov)))
+                .take(1 << 20)
+                .find(|&x| {
+                    x >= 2
+                        && !own.contains(&x)
+                        && x < self.reachable.limit()
+                        && self.reachable.contains(x)
+                });
+            if let Some(x) = hit {
+                self.err(
+                    None,
+                    "bolt.page.self-id-conflict",
+                    id,
+                    format!("page {id} carries the id {sid}, so a walk that counts pages by their own id meets page {x} twice (multiple references)"),
+                );
+            }
+        }
     }
 
     fn is_ancestor(&self, target: u64, mut p: u64) -> bool {

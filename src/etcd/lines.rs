@@ -192,6 +192,23 @@ pub enum TotalKeyRule {
     LiveKeys,
 }
 
+/// How the bbolt release a line builds with walks a db when it opens it
+/// (etcd opens with no persisted freelist, so bbolt walks every reachable
+/// page to find the free ones, and panics on the first thing it rejects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BoltOpenWalk {
+    /// bbolt 1.3.6 (etcd 3.4): pages are counted by the id in their own
+    /// header (one past the high-water mark or landing on another reached
+    /// page panics); the type is read from the branch/leaf bits; key order
+    /// is not checked.
+    CountsSelfIds,
+    /// bbolt 1.3.7+ (etcd 3.5: 1.3.12, 3.6: 1.4.3, 3.7: 1.5.0): every page
+    /// read asserts that it carries its own id and exactly one type flag,
+    /// and every bucket tree's key order is checked against its parents.
+    Strict,
+}
+
 /// Which v2 requests in the log etcd applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -258,10 +275,14 @@ pub struct LineRules {
     /// Entries may omit zero-valued fields (3.7, protobuf-go).
     pub absent_zero_fields: bool,
     /// Clients are served only once the member's attributes are published
-    /// through raft (3.6+); 3.4/3.5 serve while publishing is retried.
+    /// through the v3 apply (3.6+), which skips entries at or below the
+    /// db's consistent index; 3.4/3.5 publish them as a v2 request, which
+    /// is applied whatever that index, so they are ready at once.
     pub serves_after_publish: bool,
     /// The bbolt release the line builds with (latest patch).
     pub bbolt: &'static str,
+    /// What that bbolt rejects when it opens the db.
+    pub bolt_open: BoltOpenWalk,
 }
 
 pub const V3_4: LineRules = LineRules {
@@ -293,7 +314,8 @@ pub const V3_4: LineRules = LineRules {
     wal_snapshot_conf_state: false,
     absent_zero_fields: false,
     serves_after_publish: false,
-    bbolt: "1.3.12",
+    bbolt: "1.3.6",
+    bolt_open: BoltOpenWalk::CountsSelfIds,
 };
 
 pub const V3_5: LineRules = LineRules {
@@ -308,6 +330,8 @@ pub const V3_5: LineRules = LineRules {
     writes_term: true,
     writes_confstate: true,
     wal_snapshot_conf_state: true,
+    bbolt: "1.3.12",
+    bolt_open: BoltOpenWalk::Strict,
     ..V3_4
 };
 
@@ -492,6 +516,10 @@ mod tests {
         assert_eq!(b.snapshot_tool, "etcdutl");
         assert!(c.v2_content_fatal && !d.v2_content_fatal);
         assert!(!b.has_hash_revision && c.has_hash_revision);
+        assert_eq!(a.bolt_open, BoltOpenWalk::CountsSelfIds);
+        assert!([b, c, d]
+            .iter()
+            .all(|r| r.bolt_open == BoltOpenWalk::Strict));
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct BootStep {
 #[derive(Debug, Clone, Serialize)]
 pub struct Boot {
     pub starts: bool,
+    /// Clients are answered as soon as it starts (false: it runs but keeps
+    /// its client ports unanswered for a while, see `hazards`).
+    pub serves: bool,
     pub summary: String,
     /// The line whose rules were followed ("3.5").
     pub line: String,
@@ -47,6 +50,7 @@ impl Boot {
             self.summary = what.clone();
         }
         self.starts = false;
+        self.serves = false;
         step(
             &mut self.steps,
             crate::findings::Severity::Error,
@@ -69,18 +73,19 @@ fn step(
     });
 }
 
-/// Damage in the db that stops etcd 3.4 before it serves: bbolt refuses to
-/// open a file with no valid meta; with no persisted freelist (etcd 3.4's
-/// NoFreelistSync) bbolt walks every reachable page when it opens the file
-/// and panics on a page of no known type, a page id past the high-water
-/// mark, a page reached twice, or faults (SIGBUS) on a page past the end of
-/// the file; and etcd's index rebuild reads every revision, failing on one
+/// Damage in the db that stops etcd of every line before it serves: bbolt
+/// refuses to open a file with no valid meta; with no persisted freelist
+/// (etcd's NoFreelistSync) bbolt walks every reachable page when it opens
+/// the file and panics on a page with neither the branch nor the leaf
+/// flag, a page id past the high-water mark, a page reached twice, or
+/// faults (SIGBUS) on a page past the end of the file (a file merely
+/// shorter than the high-water mark is not fatal: the lost pages may be
+/// free); and etcd's index rebuild reads every revision, failing on one
 /// whose key or value does not decode.
-pub const DB_BLOCKERS: &[&str] = &[
+const DB_BLOCKERS_ALL: &[&str] = &[
     "bolt.meta.no-valid",
     "bolt.meta.none-usable",
     "bolt.meta.missing",
-    "bolt.file.short",
     "bolt.page.beyond-eof",
     "bolt.page.out-of-bounds",
     "bolt.page.overflow-out-of-bounds",
@@ -99,12 +104,38 @@ pub const DB_BLOCKERS: &[&str] = &[
     "bolt.freelist.unreadable",
 ];
 
+/// What bbolt 1.3.6 (etcd 3.4) rejects besides: a page whose own id is
+/// out of bounds or collides with another page.
+const DB_BLOCKERS_SELF_IDS: &[&str] = &[
+    "bolt.page.self-id-out-of-bounds",
+    "bolt.page.self-id-conflict",
+];
+
+/// What bbolt 1.3.7+ (etcd 3.5+) rejects besides: a page that does not
+/// carry its own id or carries more than one type flag (`FastCheck`), and
+/// keys out of order against their parents.
+const DB_BLOCKERS_STRICT: &[&str] = &[
+    "bolt.page.id-mismatch",
+    "bolt.page.type-extra-flags",
+    "bolt.key.order",
+];
+
+/// The finding codes that stop etcd following `rules` at start.
+pub fn db_blockers(rules: &crate::etcd::lines::LineRules) -> Vec<&'static str> {
+    use crate::etcd::lines::BoltOpenWalk;
+    let extra = match rules.bolt_open {
+        BoltOpenWalk::CountsSelfIds => DB_BLOCKERS_SELF_IDS,
+        BoltOpenWalk::Strict => DB_BLOCKERS_STRICT,
+    };
+    DB_BLOCKERS_ALL.iter().chain(extra).copied().collect()
+}
+
 /// What boot prediction needs to know of the db.
 #[derive(Debug, Clone, Default)]
 pub struct DbState {
     pub present: bool,
     pub consistent_index: Option<u64>,
-    /// The first finding that stops etcd (one of [`DB_BLOCKERS`]).
+    /// The first finding that stops etcd (one of [`db_blockers`]).
     pub blocker: Option<crate::findings::Finding>,
     pub storage_version: Option<String>,
     pub has_confstate: bool,
@@ -162,10 +193,20 @@ pub fn predict(
     let mut summary = String::new();
     // 1. The log must read, but for a torn tail in the last segment.
     let n = log.segments.len();
-    if n == 0 {
-        starts = false;
-        summary = "no WAL segments: etcd would start a new member, not this one".into();
-        step(&mut steps, Error, summary.clone(), "restore the member from a snapshot (`etcdctl snapshot restore`) or remove and re-add it");
+    // No `.wal` file: etcd takes the data dir for a new member and
+    // bootstraps it from its flags (with --initial-cluster-state new, the
+    // default, a new cluster: new cluster and member ids, a new raft log
+    // from index 1 with one entry per --initial-cluster member) around
+    // whatever db is there.
+    let new_member = n == 0;
+    if new_member {
+        let h = if db_present {
+            "there is no WAL (no .wal file), so etcd bootstraps a NEW member around the db: with --initial-cluster-state new (the default) a new one-member cluster with new cluster and member ids serving this db's keys (in a multi-member cluster: a split brain), with `existing` it asks to join as a new member; this member's raft log and identity are gone"
+        } else {
+            "there is no WAL and no db: etcd starts an empty new member; this member's data is gone"
+        };
+        hazards.push(h.into());
+        step(&mut steps, Warning, h.into(), "restore the member from a snapshot (`etcdctl snapshot restore`) or remove and re-add it; do not let it join clients as it is");
     }
     for (i, s) in log.segments.iter().enumerate() {
         let Some(p) = &s.read.problem else { continue };
@@ -379,7 +420,13 @@ pub fn predict(
         }
     }
     // 4. Entries etcd re-applies, and entries the db has but the log lost.
-    let last = log.last_index().unwrap_or(0);
+    // A new member's log holds its bootstrap entries (one per
+    // --initial-cluster member; one here).
+    let last = if new_member {
+        1
+    } else {
+        log.last_index().unwrap_or(0)
+    };
     if commit > ci {
         step(
             &mut steps,
@@ -393,29 +440,33 @@ pub fn predict(
             "normal after a crash or a clean stop: etcd catches the db up from the log",
         );
     }
+    let mut serves = true;
     if ci > last && last > 0 && starts {
         // New raft entries get indices at or below the db's consistent index
-        // and etcd skips applying them: it serves reads, but writes up to
-        // that index are acknowledged by raft and never applied (they time
-        // out) until the log passes the db's index.
-        let h = format!(
-            "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd starts and serves reads, but skips applying the next {} entries, so writes time out until the log passes index {ci}",
-            ci - last
-        );
-        let (sev, h) = if rules.serves_after_publish {
-            starts = false;
-            summary = format!(
-                "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd {line} runs but never serves: it skips applying the next {} entries, so publishing its member attributes through raft times out (\"failed to publish local member to cluster through raft\") and its client ports stay closed",
-                ci - last
-            );
-            (Error, summary.clone())
+        // and etcd skips applying them (no response to their proposers)
+        // until the log passes the db's index. The process runs and its raft
+        // node leads; what differs by line is whether clients are answered
+        // meanwhile: 3.4/3.5 publish their attributes as a v2 request (applied
+        // whatever the index), so they are ready at once; 3.6+ publish through
+        // the v3 apply, which skips it, and keep the client ports unanswered
+        // until a publish attempt (one per request timeout, 7 s) lands past
+        // the db's index.
+        let gap = ci - last;
+        let h = if rules.serves_after_publish {
+            serves = false;
+            format!(
+                "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd {line} skips applying the next {gap} entries, so publishing its member attributes through raft times out (\"failed to publish local member to cluster through raft\", one attempt per 7 s) and clients are not answered until the log passes index {ci} (about {} s); writes proposed meanwhile are lost",
+                gap.saturating_mul(7)
+            )
         } else {
-            hazards.push(h.clone());
-            (Warning, h)
+            format!(
+                "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd starts and serves reads, but skips applying the next {gap} entries, so writes (and, with auth on, logins) time out until the log passes index {ci}"
+            )
         };
+        hazards.push(h.clone());
         step(
             &mut steps,
-            sev,
+            Warning,
             h,
             "the log lost entries the db holds: rebuild the member from its db instead (`etcdctl snapshot restore member/snap/db --skip-hash-check` into a new data dir), or remove and re-add it in a multi-member cluster",
         );
@@ -470,6 +521,7 @@ pub fn predict(
         } else {
             "bbolt walks every reachable page when it opens a db without a persisted freelist, and panics or faults (SIGBUS) on it"
         };
+        let fatal = format!("{fatal} (bbolt {} in etcd {line})", rules.bbolt);
         let s = format!(
             "the db is damaged where etcd reads at start: {}: {fatal}",
             f.message
@@ -493,6 +545,7 @@ pub fn predict(
     }
     Boot {
         starts,
+        serves: starts && serves,
         summary,
         line: line.to_string(),
         etcd_version: version,

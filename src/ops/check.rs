@@ -169,7 +169,7 @@ pub fn check_as(
                     ));
                 }
             }
-            let blocker = findings.first_error_of(super::boot::DB_BLOCKERS);
+            let blocker = findings.first_error_of(&super::boot::db_blockers(&rules));
             let db = match &consistent_index {
                 Some(f) if input.db.is_some() => super::boot::DbState::from_facts(f, blocker),
                 _ => super::boot::DbState {

@@ -103,7 +103,7 @@ pub fn inspect(input: &Input) -> Result<InspectReport, OpenDbError> {
         .collect();
     if input.member_dir.is_some() {
         if !files.iter().any(|f| f.role == FileRole::WalSegment) {
-            marks.push("no WAL segments: etcd cannot start on this member dir as it is".into());
+            marks.push("no WAL segments: the raft log and identity are gone (etcd would bootstrap a new member here)".into());
         }
         if input.db.is_none() {
             marks.push("no member/snap/db: the keyspace is missing".into());

@@ -16,7 +16,7 @@ pub fn findings(r: &LogReport) -> Vec<Finding> {
         out.push(Finding::error(
             "wal.none",
             &r.dir.display().to_string(),
-            "no WAL segments: etcd cannot start on this member dir".into(),
+            "no WAL segments: this member's raft log and identity are gone (etcd would bootstrap a new member here)".into(),
         ));
     }
     for (i, s) in r.segments.iter().enumerate() {

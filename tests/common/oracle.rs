@@ -48,20 +48,49 @@ pub fn oracle(line: &str, tool: &str) -> Option<PathBuf> {
 }
 
 /// What an etcd binary did on a data dir.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BootOutcome {
-    /// It served: `endpoint health` (or a `get`) answered.
+    /// It served: `endpoint status` (a read of the server's state that is
+    /// no raft write and needs no login) answered; etcd answers clients only
+    /// once it is ready (3.5+: after publishing its attributes through raft).
     pub served: bool,
     /// It exited on its own within the time limit (and its exit code).
     pub exited: Option<i32>,
-    /// The revision a `get` answered with, when it served.
+    /// The revision `endpoint status` answered with, when it served.
     pub revision: Option<i64>,
+    /// A `get` of one key (logging in as root when auth is on) answered.
+    pub read: bool,
+    /// The process was still running at the limit with no fatal line, and
+    /// its raft node had become leader.
+    pub up_as_leader: bool,
     /// The last fatal/panic line of its log.
     pub fatal: Option<String>,
+    /// The last few warnings/errors of its log (evidence for the report).
+    pub log_tail: Vec<String>,
+}
+
+impl BootOutcome {
+    /// What "etcd starts" means in the matrix: it serves clients, or it runs
+    /// as the elected leader without dying (e.g. a db ahead of the WAL: the
+    /// process is up, its raft log advances, clients wait until the index
+    /// passes the db's).
+    pub fn started(&self) -> bool {
+        self.served || self.up_as_leader
+    }
 }
 
 fn free_port() -> u16 {
     super::port()
+}
+
+fn ctl(etcdctl: &Path, client: &str, extra: &[&str]) -> std::process::Output {
+    Command::new(etcdctl)
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", client, "--dial-timeout", "1s"])
+        .args(["--command-timeout", "2s"])
+        .args(extra)
+        .output()
+        .unwrap()
 }
 
 /// Start `etcd` (of some line; `etcdctl` of the same line) on `dir` on
@@ -85,50 +114,101 @@ pub fn boot(etcd: &Path, etcdctl: &Path, dir: &Path, limit: Duration) -> BootOut
         .spawn()
         .unwrap();
     let start = Instant::now();
-    let (mut served, mut exited, mut revision) = (false, None, None);
+    let mut out = BootOutcome::default();
     while start.elapsed() < limit {
         if let Some(st) = child.try_wait().unwrap() {
-            exited = Some(st.code().unwrap_or(-1));
+            out.exited = Some(st.code().unwrap_or(-1));
             break;
         }
-        let o = Command::new(etcdctl)
-            .env("ETCDCTL_API", "3")
-            .args(["--endpoints", &client, "--dial-timeout", "1s"])
-            .args(["--command-timeout", "2s", "--user", "root:rootpw"])
-            .args(["get", "", "--prefix", "--limit", "1", "-w", "json"])
-            .output()
-            .unwrap();
-        let auth_off = String::from_utf8_lossy(&o.stderr).contains("authentication is not enabled");
-        let o = if auth_off {
-            Command::new(etcdctl)
-                .env("ETCDCTL_API", "3")
-                .args(["--endpoints", &client, "--dial-timeout", "1s"])
-                .args(["--command-timeout", "2s"])
-                .args(["get", "", "--prefix", "--limit", "1", "-w", "json"])
-                .output()
-                .unwrap()
-        } else {
-            o
-        };
-        if o.status.success() {
-            served = true;
-            revision = serde_json::from_slice::<serde_json::Value>(&o.stdout)
+        let mut o = ctl(etcdctl, &client, &["endpoint", "status", "-w", "json"]);
+        // 3.5+ want a login for the status call; a refusal is an answer
+        // from a ready server (the login itself is a raft write, tried
+        // only for the revision).
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        let refused = [
+            "user name is empty",
+            "permission denied",
+            "invalid auth token",
+        ]
+        .iter()
+        .any(|m| err.contains(m));
+        if refused {
+            o = ctl(
+                etcdctl,
+                &client,
+                &["--user", "root:rootpw", "endpoint", "status", "-w", "json"],
+            );
+        }
+        if refused || o.status.success() {
+            out.served = true;
+            out.revision = serde_json::from_slice::<serde_json::Value>(&o.stdout)
                 .ok()
-                .and_then(|v| v["header"]["revision"].as_i64());
+                .and_then(|v| v[0]["Status"]["header"]["revision"].as_i64());
             break;
         }
         std::thread::sleep(Duration::from_millis(250));
+    }
+    if out.served {
+        let get = ["get", "", "--prefix", "--limit", "1", "-w", "json"];
+        let mut with_user = vec!["--user", "root:rootpw"];
+        with_user.extend(get);
+        let o = ctl(etcdctl, &client, &with_user);
+        let auth_off = String::from_utf8_lossy(&o.stderr).contains("authentication is not enabled");
+        let o = if auth_off {
+            ctl(etcdctl, &client, &get)
+        } else {
+            o
+        };
+        out.read = o.status.success();
+    }
+    if out.exited.is_none() {
+        if let Some(st) = child.try_wait().unwrap() {
+            out.exited = Some(st.code().unwrap_or(-1));
+        }
     }
     let _ = child.kill();
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
-    BootOutcome {
-        served,
-        exited,
-        revision,
-        fatal: last_fatal(&text),
+    out.fatal = last_fatal(&text);
+    out.up_as_leader = out.exited.is_none()
+        && out.fatal.is_none()
+        && (text.contains("became leader") || text.contains("elected leader"));
+    out.log_tail = log_tail(&text, 4);
+    out
+}
+
+/// The last `n` distinct warning/error messages of an etcd log.
+fn log_tail(log: &str, n: usize) -> Vec<String> {
+    let mut seen: Vec<String> = Vec::new();
+    for l in log.lines().rev() {
+        let msg = match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(v) => {
+                let lvl = v["level"].as_str().unwrap_or("");
+                if !matches!(lvl, "warn" | "error" | "fatal" | "panic") {
+                    continue;
+                }
+                format!("{lvl}: {}", v["msg"].as_str().unwrap_or(""))
+            }
+            Err(_) => {
+                if !(l.contains(" W | ")
+                    || l.contains(" E | ")
+                    || l.contains(" C | ")
+                    || l.starts_with("panic:"))
+                {
+                    continue;
+                }
+                l.chars().skip(27).take(200).collect()
+            }
+        };
+        if !seen.contains(&msg) {
+            seen.push(msg);
+        }
+        if seen.len() >= n {
+            break;
+        }
     }
+    seen
 }
 
 /// The last line of an etcd log that says why it died (zap "fatal"/"panic"
