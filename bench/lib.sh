@@ -20,3 +20,24 @@ keyspace_db() {
     echo "$params" > "$db.params"
   fi
 }
+
+# The WAL bench data (made once): real etcd 3.4 writes ~5 full 64 MB segments
+# of 1 MB puts into $dir/wal-bench/d. Sets $wal_data.
+wal_bench_data() {
+  wal_data="$dir/wal-bench"
+  if [ ! -f "$wal_data/done" ]; then
+    rm -rf "$wal_data"; mkdir -p "$wal_data"
+    local port c p ep pid
+    port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+    c=$(port); p=$(port); ep="http://127.0.0.1:$c"
+    etcd --name b --data-dir "$wal_data/d" --listen-client-urls "$ep" --advertise-client-urls "$ep" \
+      --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" \
+      --initial-cluster "b=http://127.0.0.1:$p" --quota-backend-bytes 8000000000 >"$wal_data/etcd.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do ETCDCTL_API=3 etcdctl --endpoints "$ep" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+    python3 -c "import os,base64; print(base64.b64encode(os.urandom(750000)).decode()[:1000000], end='')" > "$wal_data/value"
+    for i in $(seq 330); do ETCDCTL_API=3 etcdctl --endpoints "$ep" put "/bench/$((i % 40))" < "$wal_data/value" >/dev/null; done
+    kill -TERM $pid; wait $pid || true
+    touch "$wal_data/done"
+  fi
+}

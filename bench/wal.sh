@@ -8,22 +8,9 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${BENCH_DIR:-/tmp/etcd-rescue-bench}"
 runs="${BENCH_RUNS:-3}"
 (cd "$repo" && cargo build --release -q)
-data="$dir/wal-bench"
-if [ ! -f "$data/done" ]; then
-  rm -rf "$data"; mkdir -p "$data"
-  port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-  c=$(port); p=$(port); ep="http://127.0.0.1:$c"
-  etcd --name b --data-dir "$data/d" --listen-client-urls "$ep" --advertise-client-urls "$ep" \
-    --listen-peer-urls "http://127.0.0.1:$p" --initial-advertise-peer-urls "http://127.0.0.1:$p" \
-    --initial-cluster "b=http://127.0.0.1:$p" --quota-backend-bytes 8000000000 >"$data/etcd.log" 2>&1 &
-  pid=$!
-  trap 'kill $pid 2>/dev/null || true' EXIT
-  for _ in $(seq 100); do ETCDCTL_API=3 etcdctl --endpoints "$ep" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
-  python3 -c "import os,base64; print(base64.b64encode(os.urandom(750000)).decode()[:1000000], end='')" > "$data/value"
-  for i in $(seq 330); do ETCDCTL_API=3 etcdctl --endpoints "$ep" put "/bench/$((i % 40))" < "$data/value" >/dev/null; done
-  kill -TERM $pid; wait $pid || true
-  touch "$data/done"
-fi
+. "$repo/bench/lib.sh"
+wal_bench_data
+data="$wal_data"
 segs=$(ls "$data"/d/member/wal/*.wal | wc -l)
 bytes=$(cat "$data"/d/member/wal/*.wal | wc -c)
 echo "== $segs segments, $bytes bytes"

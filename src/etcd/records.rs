@@ -39,6 +39,10 @@ pub enum RecordError {
     Invalid(String),
     #[error("unknown key")]
     UnknownKey,
+    /// A member record whose JSON id is not its key (etcd keeps it under
+    /// the key; a lookup by the JSON id fails).
+    #[error("member JSON id {json:x} differs from its key {key:x}")]
+    MemberKeyMismatch { json: u64, key: u64 },
 }
 
 fn be_u64(v: &[u8]) -> Result<u64, RecordError> {
@@ -286,9 +290,7 @@ pub fn member_record(key: &[u8], v: &[u8]) -> Result<MemberRecord, RecordError> 
         .and_then(serde_json::Value::as_u64)
         .ok_or_else(|| RecordError::Invalid("member JSON has no numeric id".into()))?;
     if id != kid {
-        return Err(RecordError::Invalid(format!(
-            "member JSON id {id:x} differs from its key {kid:x}"
-        )));
+        return Err(RecordError::MemberKeyMismatch { json: id, key: kid });
     }
     Ok(MemberRecord {
         id,

@@ -241,6 +241,10 @@ impl ItemVisitor for EtcdVisitor {
                 ctx.file,
                 format!("bucket {b}: unknown key {}", show_bytes(key)),
             )),
+            e @ RecordError::MemberKeyMismatch { .. } => bad(
+                "etcd.member.key-mismatch",
+                format!("bucket {b}: key {}: {e}", show_bytes(key)),
+            ),
             e => bad(code, format!("bucket {b}: key {}: {e}", show_bytes(key))),
         };
         match bucket.as_slice() {

@@ -441,35 +441,48 @@ pub fn predict(
         );
     }
     let mut serves = true;
-    if ci > last && last > 0 && starts {
+    if ci > last && (last > 0 || new_member) && starts {
         // New raft entries get indices at or below the db's consistent index
         // and etcd skips applying them (no response to their proposers)
         // until the log passes the db's index. The process runs and its raft
-        // node leads; what differs by line is whether clients are answered
-        // meanwhile: 3.4/3.5 publish their attributes as a v2 request (applied
-        // whatever the index), so they are ready at once; 3.6+ publish through
-        // the v3 apply, which skips it, and keep the client ports unanswered
-        // until a publish attempt (one per request timeout, 7 s) lands past
-        // the db's index.
+        // node leads; the first new entry is the leader's empty one (no
+        // harm skipped). What differs by line is whether clients are
+        // answered meanwhile: 3.4/3.5 publish their attributes as a v2
+        // request (applied whatever the index), so they are ready at once;
+        // 3.6+ publish through the v3 apply, which skips it, and keep the
+        // client ports unanswered until a publish attempt (one per request
+        // timeout, 7 s) lands past the db's index.
         let gap = ci - last;
-        let h = if rules.serves_after_publish {
+        let h = if gap <= 1 {
+            None
+        } else if rules.serves_after_publish {
             serves = false;
-            format!(
-                "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd {line} skips applying the next {gap} entries, so publishing its member attributes through raft times out (\"failed to publish local member to cluster through raft\", one attempt per 7 s) and clients are not answered until the log passes index {ci} (about {} s); writes proposed meanwhile are lost",
-                gap.saturating_mul(7)
-            )
+            Some(format!(
+                "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd {line} skips applying the next {gap} entries, so publishing its member attributes through raft times out (\"failed to publish local member to cluster through raft\", one attempt per 7 s) and clients are not answered until the log passes index {ci} (up to about {} s); writes proposed meanwhile are lost",
+                (gap - 1).saturating_mul(7)
+            ))
         } else {
-            format!(
-                "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd starts and serves reads, but skips applying the next {gap} entries, so writes (and, with auth on, logins) time out until the log passes index {ci}"
-            )
+            Some(format!(
+                "the db's consistent index {ci} is beyond the last WAL entry {last}: etcd starts and serves reads, but skips applying the next {gap} entries, so writes (and, with auth on, logins) proposed before the log passes index {ci} time out and are lost"
+            ))
         };
-        hazards.push(h.clone());
-        step(
-            &mut steps,
-            Warning,
-            h,
-            "the log lost entries the db holds: rebuild the member from its db instead (`etcdctl snapshot restore member/snap/db --skip-hash-check` into a new data dir), or remove and re-add it in a multi-member cluster",
-        );
+        match h {
+            None => step(
+                &mut steps,
+                Info,
+                format!("the db's consistent index {ci} is the entry after the last WAL entry {last}: the leader's first (empty) entry takes that index; nothing is lost"),
+                "",
+            ),
+            Some(h) => {
+                hazards.push(h.clone());
+                step(
+                    &mut steps,
+                    Warning,
+                    h,
+                    "the log lost entries the db holds: rebuild the member from its db instead (`etcdctl snapshot restore member/snap/db --skip-hash-check` into a new data dir), or remove and re-add it in a multi-member cluster",
+                );
+            }
+        }
     }
     // 4b. The newer lines' checks of the db.
     if rules.schema_check && db.present {

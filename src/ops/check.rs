@@ -202,6 +202,35 @@ pub fn check_as(
                     "point etcd at this member's own data dir; if the member was removed, remove the data dir and re-add the member (`etcdctl member add`)",
                 );
             }
+            // 3.6+ rebuild membership from the db's buckets: a record that
+            // does not decode, or a local member missing from them, panics.
+            if rules.membership_source != crate::etcd::lines::MembershipSource::V2Store {
+                let line = rules.line();
+                if let Some(f) = findings.first_error_of(&["etcd.member.malformed"]) {
+                    b.block(
+                        format!("etcd {line} reads membership from the db and panics: \"couldn't read members from backend\" ({})", f.message),
+                        "repair the db (`etcd-rescue repair --etcd-version` writes the members bucket from the WAL's membership), or remove and re-add the member",
+                    );
+                } else if let Some((me, (m, _))) = r
+                    .metadata
+                    .map(|x| x.node_id)
+                    .zip(members.as_ref())
+                    .filter(|(me, (m, _))| {
+                        // Members are keyed by their record's key: one whose
+                        // JSON id differs is no lookup hit either.
+                        !m.iter().any(|x| x.id == *me)
+                            && (!m.is_empty()
+                                || findings
+                                    .first_error_of(&["etcd.member.key-mismatch"])
+                                    .is_some())
+                    })
+                {
+                    b.block(
+                        format!("etcd {line} reads membership from the db, which lacks this member ({me:x}; the db has {}): publishing its attributes panics with \"failed to update; member unknown\"", if m.is_empty() { "only a record under another key".to_string() } else { m.iter().map(|x| format!("{:x}", x.id)).collect::<Vec<_>>().join(", ") }),
+                        "repair the db (`etcd-rescue repair --etcd-version` writes the members bucket from the WAL's membership), or remove and re-add the member",
+                    );
+                }
+            }
             findings.extend(identity);
             // The verdict is a finding too, so the flag, the summary and
             // the exit code agree.

@@ -56,6 +56,8 @@ pub struct BootOutcome {
     pub served: bool,
     /// It exited on its own within the time limit (and its exit code).
     pub exited: Option<i32>,
+    /// Seconds from the start to that first answer.
+    pub served_after: Option<f64>,
     /// The revision `endpoint status` answered with, when it served.
     pub revision: Option<i64>,
     /// A `get` of one key (logging in as root when auth is on) answered.
@@ -141,6 +143,7 @@ pub fn boot(etcd: &Path, etcdctl: &Path, dir: &Path, limit: Duration) -> BootOut
         }
         if refused || o.status.success() {
             out.served = true;
+            out.served_after = Some(start.elapsed().as_secs_f64());
             out.revision = serde_json::from_slice::<serde_json::Value>(&o.stdout)
                 .ok()
                 .and_then(|v| v[0]["Status"]["header"]["revision"].as_i64());
