@@ -6,7 +6,7 @@
 //!
 //! What etcd did (tests/common/oracle.rs): it *started* when it answered
 //! `endpoint status` (a call that is no raft write; a login refusal from a
-//! ready server counts) or when, at the limit, the process still ran as
+//! ready server counts) and stayed up 3 s more, or when, at the limit, the process still ran as
 //! the elected raft leader with no fatal line (a db ahead of the WAL on
 //! 3.6+: up, but its client ports unanswered until the log passes the db's
 //! index); it *served* when it answered, "at once" when within 5 s.

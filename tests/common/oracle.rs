@@ -72,14 +72,19 @@ pub struct BootOutcome {
 }
 
 impl BootOutcome {
-    /// What "etcd starts" means in the matrix: it serves clients, or it runs
+    /// What "etcd starts" means in the matrix: it stays up (no exit within
+    /// the limit, nor within [`SETTLE`] of its first answer) and serves
+    /// clients, or it runs
     /// as the elected leader without dying (e.g. a db ahead of the WAL: the
     /// process is up, its raft log advances, clients wait until the index
     /// passes the db's).
     pub fn started(&self) -> bool {
-        self.served || self.up_as_leader
+        (self.served || self.up_as_leader) && self.exited.is_none()
     }
 }
+
+/// How long a member that answered is watched for a late death.
+pub const SETTLE: Duration = Duration::from_secs(3);
 
 fn free_port() -> u16 {
     super::port()
@@ -163,6 +168,18 @@ pub fn boot(etcd: &Path, etcdctl: &Path, dir: &Path, limit: Duration) -> BootOut
             o
         };
         out.read = o.status.success();
+    }
+    // A member that answers and then dies (bbolt 1.3.x panics from a
+    // goroutine of its open-time walk, which can lose the race with the
+    // server's start) has not started: watch it a little longer.
+    if let Some(t) = out.served_after {
+        let until = Duration::from_secs_f64(t) + SETTLE;
+        while out.exited.is_none() && start.elapsed() < until {
+            if let Some(st) = child.try_wait().unwrap() {
+                out.exited = Some(st.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
     if out.exited.is_none() {
         if let Some(st) = child.try_wait().unwrap() {
