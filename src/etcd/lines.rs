@@ -260,6 +260,12 @@ pub struct LineRules {
     /// Clients are served only once the member's attributes are published
     /// through raft (3.6+); 3.4/3.5 serve while publishing is retried.
     pub serves_after_publish: bool,
+    /// A NOSPACE alarm applied at run time caps the bare backend applier
+    /// (`newApplierV3Capped(a)` inside `applierV3backend.Alarm`), so auth
+    /// checks are skipped until it is cleared (3.4, 3.5); 3.6+ rebuild the
+    /// chain from the alarm store, auth kept. An alarm restored from the db
+    /// at start always caps the whole chain.
+    pub nospace_alarm_skips_auth: bool,
     /// The bbolt release the line builds with (latest patch).
     pub bbolt: &'static str,
 }
@@ -293,6 +299,7 @@ pub const V3_4: LineRules = LineRules {
     wal_snapshot_conf_state: false,
     absent_zero_fields: false,
     serves_after_publish: false,
+    nospace_alarm_skips_auth: true,
     bbolt: "1.3.12",
 };
 
@@ -329,6 +336,7 @@ pub const V3_6: LineRules = LineRules {
     storage_version: Some("3.6.0"),
     max_storage_minor: 6,
     serves_after_publish: true,
+    nospace_alarm_skips_auth: false,
     bbolt: "1.4.3",
     ..V3_5
 };
