@@ -600,6 +600,52 @@ def restore(args, snap, out, peer):
     return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
 
+def repaired_state(args, snap, peer, jwt, passwords, res):
+    """Repair `snap`, restore and serve it; the state read (None when it
+    was not served)."""
+    out = snap + ".repaired.db"
+    rep = subprocess.run([args.rescue, "repair", snap, "--out", out, "--force",
+                          "--replay-wal", "--etcd-version", args.line,
+                          "--report", snap + ".report.json"],
+                         capture_output=True, text=True)
+    res["repair_exit"] = rep.returncode
+    res["repair_said"] = rep.stdout.splitlines()[:1]
+    if rep.returncode not in (0, 1):
+        return None
+    shutil.rmtree(snap + ".restored", ignore_errors=True)
+    r = restore(args, out, snap + ".restored", peer)
+    if r.returncode != 0:
+        res["restore_error"] = (r.stderr or r.stdout).strip().splitlines()[-1:]
+        return None
+    return serve_and_read(args, snap + ".restored", peer, jwt, passwords,
+                          snap + ".restored.log")
+
+
+def recheck(args, work, jwt):
+    """The kept disagreements of an earlier run, repaired again (after a
+    fix) and compared with what etcd recovered on them then."""
+    bad = 0
+    for f in sorted(os.listdir(work)):
+        if not (f.startswith("kp") and f.endswith(".diff.json")):
+            continue
+        snap = os.path.join(work, f[:-len(".diff.json")])
+        with open(snap + ".diff.json") as fh:
+            want = json.load(fh)["etcd"]
+        m = json.loads(subprocess.run([args.rescue, "members", snap, "-o", "json"],
+                                      capture_output=True, text=True).stdout)
+        peer = m["members"][0]["peerURLs"][0]
+        passwords = {u: v.get("logs_in_with", []) for u, v in want.get("users", {}).items()}
+        passwords.setdefault("root", ["rootpw"])
+        res = {"point": os.path.basename(snap)}
+        got = repaired_state(args, snap, peer, jwt, passwords, res)
+        res["outcome"] = "agree" if got == want else "disagree"
+        if got != want:
+            bad += 1
+            res["differs"] = diff(want, got or {})
+        print(json.dumps(res), flush=True)
+    return 1 if bad else 0
+
+
 def diff(a, b):
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
 
@@ -617,6 +663,9 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--report")
     ap.add_argument("--keep", action="store_true", help="keep every copy, not just disagreements")
+    ap.add_argument("--recheck", action="store_true",
+                    help="repair again the kill points of --work that disagreed (kpNNN with its "
+                         "diff.json) and compare with what etcd recovered then")
     args = ap.parse_args()
     args.restore_tool = args.restore_tool or args.etcdctl
     rng = random.Random("%s-%d" % (args.line, args.seed))
@@ -629,6 +678,8 @@ def main():
         subprocess.run(["openssl", "rsa", "-in", key, "-pubout", "-out", key + ".pub"],
                        check=True, capture_output=True)
     jwt = "jwt,pub-key=%s.pub,priv-key=%s,sign-method=RS256" % (key, key)
+    if args.recheck:
+        sys.exit(recheck(args, work, jwt))
     data = os.path.join(work, "member")
     for f in os.listdir(work):
         if f.startswith("kp") or f == "member":
@@ -690,13 +741,8 @@ def main():
         shutil.rmtree(a, ignore_errors=True)
         sparse_copy(snap, a)
         want = serve_and_read(args, a, peer, jwt, w.passwords, a + ".log")
+        got = repaired_state(args, snap, peer, jwt, w.passwords, res)
         out = snap + ".repaired.db"
-        rep = subprocess.run([args.rescue, "repair", snap, "--out", out, "--force",
-                              "--replay-wal", "--etcd-version", args.line,
-                              "--report", snap + ".report.json"],
-                             capture_output=True, text=True)
-        res["repair_exit"] = rep.returncode
-        res["repair_said"] = rep.stdout.splitlines()[:1]
         try:
             with open(snap + ".report.json") as f:
                 rp = json.load(f).get("replay") or {}
@@ -704,14 +750,6 @@ def main():
                                sum((rp.get("not_replayed") or {}).values())]
         except (OSError, ValueError):
             pass
-        got = None
-        if rep.returncode in (0, 1):
-            r = restore(args, out, snap + ".restored", peer)
-            if r.returncode == 0:
-                got = serve_and_read(args, snap + ".restored", peer, jwt, w.passwords,
-                                     snap + ".restored.log")
-            else:
-                res["restore_error"] = (r.stderr or r.stdout).strip().splitlines()[-1:]
         if want is None or "read failed" in want:
             res["outcome"] = "etcd-refused"
             if want:
