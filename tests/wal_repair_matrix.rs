@@ -102,3 +102,51 @@ fn wal_repair_writes_only_logs_etcd_takes() {
     println!("wal repair: {written} outputs written (every one verified and served by its line's etcd), {refused} refused");
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// A small tmpfs mounted for a full-disk test (root only); `None` (a
+/// failure under CI=true) when it cannot be mounted.
+fn small_tmpfs(dir: &std::path::Path, size: &str) -> Option<()> {
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var("CI").is_err(), "cannot mount a tmpfs");
+        eprintln!("SKIPPED: cannot mount a tmpfs (not root?)");
+    }
+    ok.then_some(())
+}
+
+#[test]
+fn wal_repair_on_a_full_disk_says_so_and_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    if small_tmpfs(&mnt, "300k").is_none() {
+        return;
+    }
+    let out = mnt.join("repaired");
+    let o = Command::new(env!("CARGO_BIN_EXE_etcd-rescue"))
+        .args(["wal", "repair"])
+        .arg(common::data_dir())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let left: Vec<_> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    let _ = Command::new("umount").arg(&mnt).status();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains("no space left on device"), "{err}");
+    assert!(
+        err.contains(&mnt.display().to_string()),
+        "names the path: {err}"
+    );
+    assert!(left.is_empty(), "left on the full disk: {left:?}");
+}

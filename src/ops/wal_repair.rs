@@ -51,8 +51,27 @@ pub enum RepairError {
     Write(#[from] super::write::WriteError),
 }
 
+/// An I/O error said with the path being written (a full disk as "no
+/// space left on device").
+fn at(path: &Path) -> impl FnOnce(std::io::Error) -> std::io::Error + '_ {
+    move |e| {
+        let what = if e.raw_os_error() == Some(28) {
+            "no space left on device".to_string()
+        } else {
+            e.to_string()
+        };
+        std::io::Error::new(e.kind(), format!("writing {}: {what}", path.display()))
+    }
+}
+
+/// Copy `from` to `to` and fsync it.
+fn copy_synced(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::copy(from, to).map_err(at(to))?;
+    std::fs::File::open(to)?.sync_all().map_err(at(to))
+}
+
 fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
+    std::fs::create_dir_all(to).map_err(at(to))?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let p = e.path();
@@ -63,8 +82,7 @@ fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> std::io::R
         if e.file_type()?.is_dir() {
             copy_tree(&p, &dest, skip)?;
         } else {
-            std::fs::copy(&p, &dest)?;
-            std::fs::File::open(&dest)?.sync_all()?;
+            copy_synced(&p, &dest)?;
         }
     }
     Ok(())
@@ -223,8 +241,7 @@ fn build(
                 report.changed = true;
             }
             _ => {
-                std::fs::copy(seg, &dest)?;
-                std::fs::File::open(&dest)?.sync_all()?;
+                copy_synced(seg, &dest)?;
             }
         }
     }
