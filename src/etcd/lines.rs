@@ -279,6 +279,12 @@ pub struct LineRules {
     /// db's consistent index; 3.4/3.5 publish them as a v2 request, which
     /// is applied whatever that index, so they are ready at once.
     pub serves_after_publish: bool,
+    /// A NOSPACE alarm applied at run time caps the bare backend applier
+    /// (`newApplierV3Capped(a)` inside `applierV3backend.Alarm`), so auth
+    /// checks are skipped until it is cleared (3.4, 3.5); 3.6+ rebuild the
+    /// chain from the alarm store, auth kept. An alarm restored from the db
+    /// at start always caps the whole chain.
+    pub nospace_alarm_skips_auth: bool,
     /// The bbolt release the line builds with (latest patch).
     pub bbolt: &'static str,
     /// What that bbolt rejects when it opens the db.
@@ -314,6 +320,7 @@ pub const V3_4: LineRules = LineRules {
     wal_snapshot_conf_state: false,
     absent_zero_fields: false,
     serves_after_publish: false,
+    nospace_alarm_skips_auth: true,
     bbolt: "1.3.6",
     bolt_open: BoltOpenWalk::CountsSelfIds,
 };
@@ -353,6 +360,7 @@ pub const V3_6: LineRules = LineRules {
     storage_version: Some("3.6.0"),
     max_storage_minor: 6,
     serves_after_publish: true,
+    nospace_alarm_skips_auth: false,
     bbolt: "1.4.3",
     ..V3_5
 };

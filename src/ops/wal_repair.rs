@@ -3,6 +3,14 @@
 //! `allow_data_loss` a mid-log corruption is cut too (later segments are
 //! left out), with an exact account of the raft indices dropped and which
 //! of them were committed. The input is never touched.
+//!
+//! Only a copy etcd takes is published: the new data dir is built under a
+//! temp name beside the output, then read back as etcd reads it (`wal
+//! verify` by the rules of the line that wrote the member, and `check`'s
+//! boot prediction); when etcd would refuse it (or start and never serve,
+//! as with a db ahead of the log) it is deleted and the command refuses with
+//! the reason, pointing to `repair` (a snapshot rebuilt from the db and the
+//! log). Otherwise it is renamed to the output.
 
 use crate::mmap::InputFile;
 use crate::wal::log::read_log;
@@ -35,14 +43,35 @@ pub enum RepairError {
     Exists(PathBuf),
     #[error("the log has a corruption etcd refuses, not a torn tail (at {0}, offset {1}): cutting there loses the entries after it; use --allow-data-loss to cut anyway")]
     NeedsDataLoss(PathBuf, u64),
+    #[error("no log etcd takes can be made by cutting this one: {reason}; nothing was written. Rebuild the member instead: `etcd-rescue repair {input} --replay-wal --out rescued.db`, then `snapshot restore` it")]
+    Unrepairable { reason: String, input: PathBuf },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Write(#[from] super::write::WriteError),
 }
 
+/// An I/O error said with the path being written (a full disk as "no
+/// space left on device").
+fn at(path: &Path) -> impl FnOnce(std::io::Error) -> std::io::Error + '_ {
+    move |e| {
+        let what = if e.raw_os_error() == Some(28) {
+            "no space left on device".to_string()
+        } else {
+            e.to_string()
+        };
+        std::io::Error::new(e.kind(), format!("writing {}: {what}", path.display()))
+    }
+}
+
+/// Copy `from` to `to` and fsync it.
+fn copy_synced(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::copy(from, to).map_err(at(to))?;
+    std::fs::File::open(to)?.sync_all().map_err(at(to))
+}
+
 fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
+    std::fs::create_dir_all(to).map_err(at(to))?;
     for e in std::fs::read_dir(from)? {
         let e = e?;
         let p = e.path();
@@ -53,8 +82,7 @@ fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> std::io::R
         if e.file_type()?.is_dir() {
             copy_tree(&p, &dest, skip)?;
         } else {
-            std::fs::copy(&p, &dest)?;
-            std::fs::File::open(&dest)?.sync_all()?;
+            copy_synced(&p, &dest)?;
         }
     }
     Ok(())
@@ -102,10 +130,97 @@ pub fn repair(
         }
         cut_at = Some((i, s.read.valid_end));
     }
-    let out_member = out.join("member");
+    let tmp = temp_beside(out);
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    let built = build(member_dir, &tmp, &log, cut_at, &mut report);
+    let verdict = built.and_then(|()| match report.db_ahead_of_log {
+        Some(ci) => Ok(Some(format!(
+            "the db's consistent index {ci} is beyond the end of the log ({}): etcd would start, skip every new entry up to index {ci} and never serve",
+            report
+                .last_index
+                .map_or("no entries".into(), |i| format!("raft index {i}"))
+        ))),
+        None => judge(&tmp),
+    });
+    match verdict {
+        Ok(None) => {}
+        Ok(Some(reason)) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(RepairError::Unrepairable {
+                reason,
+                input: member_dir.parent().unwrap_or(member_dir).to_path_buf(),
+            });
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    }
     if out.exists() && force {
         std::fs::remove_dir_all(out)?;
     }
+    std::fs::rename(&tmp, out)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    Ok(report)
+}
+
+/// `.NAME.tmp-PID` beside `out`.
+fn temp_beside(out: &Path) -> PathBuf {
+    let name = out
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    out.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+}
+
+/// Whether etcd takes the data dir `dir`: `None` when it does, else why
+/// not (the first error of `wal verify` by the line's decoder, or the boot
+/// prediction's summary).
+fn judge(dir: &Path) -> Result<Option<String>, RepairError> {
+    let member = dir.join("member");
+    let input = crate::input::resolve(dir).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let check = super::check::check(&input).ok();
+    let rules = check
+        .as_ref()
+        .and_then(|c| c.boot.as_ref())
+        .and_then(|b| crate::etcd::lines::EtcdVersion::parse(&b.etcd_version))
+        .map_or(crate::etcd::lines::V3_4, |v| v.rules());
+    let (_, findings) = super::wal::verify_as(&member, &rules)?;
+    if let Some(f) = findings
+        .iter()
+        .find(|f| f.severity == crate::findings::Severity::Error)
+    {
+        let file = Path::new(&f.file)
+            .strip_prefix(dir)
+            .map_or_else(|_| f.file.clone(), |p| p.display().to_string());
+        return Ok(Some(format!(
+            "the cut log still fails `wal verify` ({}: {}: {})",
+            f.code, file, f.message
+        )));
+    }
+    Ok(check.and_then(|c| c.boot).and_then(|b| {
+        (!b.starts).then(|| {
+            format!(
+                "etcd {} would not serve the cut copy: {}",
+                b.line, b.summary
+            )
+        })
+    }))
+}
+
+/// Write the repaired data dir `out` (copying everything but the WAL
+/// segments, which are copied, cut or left out).
+fn build(
+    member_dir: &Path,
+    out: &Path,
+    log: &crate::wal::log::LogReport,
+    cut_at: Option<(usize, u64)>,
+    report: &mut RepairReport,
+) -> Result<(), RepairError> {
+    let out_member = out.join("member");
     let segs: Vec<PathBuf> = log.segments.iter().map(|s| s.path.clone()).collect();
     let skip = |p: &Path| segs.iter().any(|s| s == p);
     copy_tree(member_dir, &out_member, &skip)?;
@@ -126,8 +241,7 @@ pub fn repair(
                 report.changed = true;
             }
             _ => {
-                std::fs::copy(seg, &dest)?;
-                std::fs::File::open(&dest)?.sync_all()?;
+                copy_synced(seg, &dest)?;
             }
         }
     }
@@ -176,5 +290,5 @@ pub fn repair(
             }
         }
     }
-    Ok(report)
+    Ok(())
 }

@@ -133,11 +133,12 @@ pub(super) fn rebuild_from_whole_log(
     voters: usize,
     report: &mut RepairReport,
     sources: &mut BTreeMap<Vec<u8>, Source>,
+    writer: &crate::etcd::lines::LineRules,
 ) -> Option<Buckets> {
     let mut tail = LogTail::default();
     let all = entries_to_apply(log, 0, voters, &mut tail).ok()?;
     let mut fresh = Buckets::new();
-    let r = replay::replay(&mut fresh, &all);
+    let r = replay::replay(&mut fresh, &all, writer);
     let empty = BTreeMap::new();
     let db_kb = b.get(b"key".as_slice()).unwrap_or(&empty);
     let log_kb = fresh.get(b"key".as_slice()).unwrap_or(&empty);
@@ -189,6 +190,7 @@ pub(super) fn apply_log(
     opts: RepairOptions,
     report: &mut RepairReport,
     sources: &mut BTreeMap<Vec<u8>, Source>,
+    writer: &crate::etcd::lines::LineRules,
 ) {
     let Some(Ok(log)) = log else {
         if opts.replay_wal {
@@ -205,7 +207,7 @@ pub(super) fn apply_log(
     let voters = b.get(b"members".as_slice()).map_or(1, |m| m.len().max(1));
     let damaged = !report.damage.is_empty() || !report.unreadable.is_empty();
     if opts.replay_wal && damaged && log.entries.first().is_some_and(|e| e.index == 1) {
-        if let Some(whole) = rebuild_from_whole_log(b, log, voters, report, sources) {
+        if let Some(whole) = rebuild_from_whole_log(b, log, voters, report, sources, writer) {
             *b = whole;
         }
     }
@@ -236,7 +238,7 @@ pub(super) fn apply_log(
     if opts.replay_wal {
         let counts: BTreeMap<Vec<u8>, usize> =
             b.iter().map(|(n, r)| (n.clone(), r.len())).collect();
-        let r = replay::replay(b, &entries);
+        let r = replay::replay(b, &entries, writer);
         for (name, recs) in b.iter() {
             let was = counts.get(name).copied().unwrap_or(0) as i64;
             let delta = recs.len() as i64 - was;
@@ -257,7 +259,7 @@ pub(super) fn apply_log(
     } else {
         // What they would write: replayed onto a scratch copy.
         let mut scratch = b.clone();
-        replay::replay(&mut scratch, &entries);
+        replay::replay(&mut scratch, &entries, writer);
         if let Some(kb) = scratch.get(b"key".as_slice()) {
             let keys: std::collections::BTreeSet<String> = kb
                 .iter()

@@ -199,7 +199,10 @@ pub fn repair(
     }
     let log = input.member_dir.as_deref().map(read_entries);
     let asked = opts.etcd_version;
-    let rules = crate::ops::lineage::rules_for(asked, &crate::ops::lineage::lineage(input));
+    let lineage = crate::ops::lineage::lineage(input);
+    let rules = crate::ops::lineage::rules_for(asked, &lineage);
+    // The log is replayed as the etcd that wrote it would apply it.
+    let writer = crate::ops::lineage::rules_for(None, &lineage);
     let page_size = file
         .as_ref()
         .map(|f| f.page_size())
@@ -268,7 +271,14 @@ pub fn repair(
             report.method = "rebuilt";
             let mut sources = BTreeMap::new();
             let mut b = gather(file.as_ref(), opts, &mut report, &mut sources);
-            apply_log(&mut b, log.as_ref(), opts, &mut report, &mut sources);
+            apply_log(
+                &mut b,
+                log.as_ref(),
+                opts,
+                &mut report,
+                &mut sources,
+                &writer,
+            );
             let compact = meta_i64(&b, b"finishedCompactRev").unwrap_or(0);
             let unreadable = merge_ranges(std::mem::take(&mut report.unreadable));
             if let Some(kb) = b.get(b"key".as_slice()) {
@@ -500,7 +510,7 @@ pub fn dry_run(db: &[u8]) -> usize {
             data: c.to_vec(),
         })
         .collect();
-    let r = replay::replay(&mut b, &entries);
+    let r = replay::replay(&mut b, &entries, &crate::etcd::lines::V3_4);
     n += r.revisions.len();
     let compact = meta_i64(&b, b"finishedCompactRev").unwrap_or(0);
     let unreadable = merge_ranges(std::mem::take(&mut report.unreadable));

@@ -6,7 +6,11 @@
 //! lease grant and revoke (a revoke deletes the lease's keys in one
 //! revision, in key order), alarms, auth (see `auth_replay`), membership
 //! (see `members_replay`), the cluster version. A request etcd would reject (a lease that does not exist, a
-//! stale auth revision) changes nothing, as in etcd. Requests whose effect
+//! stale auth revision) changes nothing, as in etcd. Alarms switch the
+//! applier as etcd's do: NOSPACE refuses puts, lease grants and txns with a
+//! put at their top level; CORRUPT refuses every kv and lease request; an
+//! alarm raised by an entry on 3.4/3.5 caps the bare backend, so auth is not
+//! checked until it is cleared (`LineRules::nospace_alarm_skips_auth`). Requests whose effect
 //! this does not reproduce are counted, never guessed.
 #![forbid(unsafe_code)]
 
@@ -54,6 +58,16 @@ pub struct ReplayReport {
     pub last_revision: Option<i64>,
 }
 
+/// Which applier etcd runs while alarms are raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Capped {
+    No,
+    /// The capped applier over the whole chain (auth checked).
+    WithAuth,
+    /// The capped applier over the bare backend (auth not checked).
+    Bare,
+}
+
 /// Deepest nested transaction applied.
 const MAX_DEPTH: usize = 16;
 
@@ -66,11 +80,49 @@ struct Applier<'b> {
     /// The request's user name and auth revision (its header).
     user: Vec<u8>,
     auth_rev: u64,
+    capped: Capped,
+    corrupt: bool,
+    rules: &'b crate::etcd::lines::LineRules,
+}
+
+/// The alarm types raised in the `alarm` bucket (keys are `AlarmMember`:
+/// member=1, alarm=2; NOSPACE=1, CORRUPT=2).
+fn raised(buckets: &Buckets, alarm: u64) -> bool {
+    buckets.get(b"alarm".as_slice()).is_some_and(|b| {
+        b.keys()
+            .filter_map(|k| proto::message(k))
+            .any(|f| proto::last_varint(&f, 2) == alarm)
+    })
+}
+
+/// Whether a txn has a put among its top-level ops (etcd's quota cost
+/// counts only those).
+fn txn_puts(body: &[u8]) -> bool {
+    proto::message(body).is_some_and(|fs| {
+        fs.iter().any(|(n, v)| match v {
+            Value::Bytes(op) if *n == 2 || *n == 3 => {
+                proto::message(op).is_some_and(|of| of.iter().any(|(m, _)| *m == 2))
+            }
+            _ => false,
+        })
+    })
 }
 
 /// Apply `entries` (in index order, already past the consistent index) to
 /// `buckets`; sets the consistent index to the last entry applied.
-pub fn replay(buckets: &mut Buckets, entries: &[LogEntry]) -> ReplayReport {
+/// Entries are applied as `rules`' etcd applies them.
+pub fn replay(
+    buckets: &mut Buckets,
+    entries: &[LogEntry],
+    rules: &crate::etcd::lines::LineRules,
+) -> ReplayReport {
+    // At start the alarms in the db cap the whole chain.
+    let capped = if raised(buckets, 1) {
+        Capped::WithAuth
+    } else {
+        Capped::No
+    };
+    let corrupt = raised(buckets, 2);
     let kb = buckets.entry(b"key".to_vec()).or_default();
     let live = live_keys(kb);
     // An empty store is at revision 1: the first write takes 2.
@@ -83,6 +135,9 @@ pub fn replay(buckets: &mut Buckets, entries: &[LogEntry]) -> ReplayReport {
         touched: Default::default(),
         user: Vec::new(),
         auth_rev: 0,
+        capped,
+        corrupt,
+        rules,
     };
     for e in entries {
         if a.report.entries == 0 {
@@ -189,7 +244,13 @@ impl Applier<'_> {
             .as_ref()
             .map_or_else(Vec::new, |h| proto::last_bytes(h, 2));
         self.auth_rev = header.as_ref().map_or(0, |h| proto::last_varint(h, 3));
-        if !self.permitted(&fs) {
+        let refused_by_alarm = fs.iter().any(|(n, v)| match (n, v) {
+            (3..=9, _) if self.corrupt => true,
+            (4 | 8, _) => self.capped != Capped::No,
+            (6, Value::Bytes(b)) => self.capped != Capped::No && txn_puts(b),
+            _ => false,
+        });
+        if refused_by_alarm || (self.capped != Capped::Bare && !self.permitted(&fs)) {
             self.report.rejected += 1;
             return;
         }
@@ -634,13 +695,33 @@ impl Applier<'_> {
         let mut key = Vec::new();
         put_varint_field(&mut key, 1, member);
         put_varint_field(&mut key, 2, alarm);
+        let was_raised = raised(self.buckets, alarm);
         let b = self.buckets.entry(b"alarm".to_vec()).or_default();
-        match action {
+        let found = match action {
             1 => {
                 b.insert(key, Vec::new());
+                true
             }
-            2 => {
-                b.remove(&key);
+            2 => b.remove(&key).is_some(),
+            _ => false,
+        };
+        if !self.rules.nospace_alarm_skips_auth {
+            // 3.6+: the chain is rebuilt from the alarm store.
+            self.capped = if raised(self.buckets, 1) {
+                Capped::WithAuth
+            } else {
+                Capped::No
+            };
+            self.corrupt = raised(self.buckets, 2);
+            return;
+        }
+        match (action, alarm) {
+            (1, 1) => self.capped = Capped::Bare,
+            (1, 2) => self.corrupt = true,
+            // Cleared: the last alarm of its type gone resets the applier.
+            (2, 1 | 2) if found && was_raised && !raised(self.buckets, alarm) => {
+                self.capped = Capped::No;
+                self.corrupt = false;
             }
             _ => {}
         }
