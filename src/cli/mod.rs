@@ -270,6 +270,12 @@ Examples:
   etcd-rescue completions zsh > \"${fpath[1]}/_etcd-rescue\"
   etcd-rescue completions fish > ~/.config/fish/completions/etcd-rescue.fish")]
     Completions { shell: clap_complete::Shell },
+    /// (Developers) write the man pages, one per command, into DIR (docs/man in the repo).
+    #[command(hide = true)]
+    Man {
+        /// The directory to write `etcd-rescue*.1` into (created if missing).
+        dir: PathBuf,
+    },
 }
 
 /// `--etcd-version`: whose rules a verdict follows.
@@ -508,6 +514,47 @@ fn completions(shell: clap_complete::Shell) -> String {
     }
 }
 
+/// The man pages of the CLI, generated from the clap definitions: one per
+/// command that is not hidden, named `etcd-rescue[-SUB[-SUB]].1`, in file
+/// name order.
+fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    fn walk(cmd: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            walk(sub, pages)?;
+        }
+        let man = clap_mangen::Man::new(cmd);
+        let mut b = Vec::new();
+        man.render(&mut b)?;
+        pages.push((man.get_filename(), b));
+        Ok(())
+    }
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    walk(cmd, &mut pages)?;
+    pages.sort();
+    Ok(pages)
+}
+
+/// `man DIR`: write every man page (replacing older ones of the same name).
+fn write_man_pages(dir: &std::path::Path, out: &mut dyn Write) -> Result<i32, Failure> {
+    std::fs::create_dir_all(dir).map_err(|e| Failure {
+        code: exit::UNUSABLE,
+        message: format!("{}: {e}", dir.display()),
+    })?;
+    let pages = man_pages()?;
+    for (name, bytes) in &pages {
+        etcd_rescue::ops::write::write_new_file(&dir.join(name), bytes, true)?;
+    }
+    writeln!(
+        out,
+        "{} man pages written to {}",
+        pages.len(),
+        dir.display()
+    )?;
+    Ok(exit::OK)
+}
+
 /// A command failure that maps to an exit code.
 pub struct Failure {
     pub code: i32,
@@ -711,6 +758,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             out.write_all(completions(shell).as_bytes())?;
             Ok(exit::OK)
         }
+        Command::Man { dir } => write_man_pages(&dir, out),
     }
 }
 
