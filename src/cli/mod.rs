@@ -486,13 +486,19 @@ enum BoltCommand {
         #[command(flatten)]
         out: OutputArg,
     },
-    /// Draw the whole file, one cell per page coloured by type and state, as SVG.
-    #[command(after_help = "Example:\n  etcd-rescue bolt map /var/lib/etcd --svg map.svg")]
+    /// Draw the whole file, one cell per page coloured by type and state, damage ringed: SVG and/or a zoomable HTML page.
+    #[command(
+        after_help = "Examples:\n  etcd-rescue bolt map /var/lib/etcd --svg map.svg\n  etcd-rescue bolt map backup.db --html map.html\n\nExit codes: 0 no damage, 1 damage found (the map shows where), 2 unusable input.",
+        group = clap::ArgGroup::new("picture").required(true).multiple(true).args(["svg", "html"])
+    )]
     Map {
         path: PathBuf,
-        /// Where to write the SVG (refuses to overwrite without --force).
+        /// Write the map as SVG (refuses to overwrite without --force).
         #[arg(long)]
-        svg: PathBuf,
+        svg: Option<PathBuf>,
+        /// Write the map as one self-contained HTML page: zoom, hover, the damaged places as links.
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Overwrite an existing output file.
         #[arg(long)]
         force: bool,
@@ -729,7 +735,12 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
                 limit,
                 out: o,
             } => commands::bolt_keys(&path, &bucket, values, limit, o.output, out),
-            BoltCommand::Map { path, svg, force } => commands::bolt_map(&path, &svg, force, out),
+            BoltCommand::Map {
+                path,
+                svg,
+                html,
+                force,
+            } => commands::bolt_map(&path, svg.as_deref(), html.as_deref(), force, out),
         },
         Command::K8s(k) => k8s_commands::dispatch(k, out),
         Command::Doctor(a) => doctor_commands::doctor(a, out),

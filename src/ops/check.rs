@@ -96,6 +96,12 @@ pub struct DbCheck {
     pub facts: EtcdFacts,
     pub roles: Vec<PageRole>,
     pub trailer: Option<Trailer>,
+    /// Subtrees the walk could not enter (for the page map).
+    pub lost: Vec<crate::bolt::walk::LostSubtree>,
+    /// Bucket names by walk index (`lost` and `page_bucket` refer to them).
+    pub bucket_names: Vec<String>,
+    /// With `check_db_mapped`: each page's bucket index.
+    pub page_bucket: Option<Vec<u16>>,
 }
 
 /// Check the db of `input`, the boot prediction following the rules of
@@ -253,6 +259,15 @@ pub fn check_as(
 
 /// Check one opened db.
 pub fn check_db(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
+    check_db_with(db, false)
+}
+
+/// `check_db`, also recording each reachable page's bucket (for `bolt map`).
+pub fn check_db_mapped(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
+    check_db_with(db, true)
+}
+
+fn check_db_with(db: &OpenDb, track_buckets: bool) -> Result<DbCheck, OpenDbError> {
     let name = db.name();
     let (bytes, trailer) = db.db_bytes();
     let bolt = db.bolt()?;
@@ -276,13 +291,19 @@ pub fn check_db(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
     let visitor = EtcdVisitor {
         compacted: crate::etcd::validate::compacted_before_walk(&bolt),
     };
-    let report = walk(&bolt, &name, &visitor);
+    let report = if track_buckets {
+        crate::bolt::walk::walk_tracking_buckets(&bolt, &name, &visitor)
+    } else {
+        walk(&bolt, &name, &visitor)
+    };
     let summary = summarize(&bolt, &name, &report);
     let WalkReport {
         findings: wf,
         acc: mut facts,
         roles,
         buckets,
+        lost,
+        page_bucket,
         ..
     } = report;
     findings.extend(wf.into_sorted(&name));
@@ -300,6 +321,9 @@ pub fn check_db(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
         facts,
         roles,
         trailer,
+        lost,
+        bucket_names: buckets.iter().map(|b| b.name.clone()).collect(),
+        page_bucket,
     })
 }
 
