@@ -624,7 +624,7 @@ pub fn run() -> i32 {
             return exit::UNUSABLE;
         }
     }
-    match r {
+    let code = match r {
         Ok(code) => code,
         // A reader that went away (`| head`) is not an error.
         Err(f) if f.message.contains("Broken pipe") => exit::OK,
@@ -632,6 +632,24 @@ pub fn run() -> i32 {
             eprintln!("etcd-rescue: {}", f.message);
             f.code
         }
+    };
+    read_faults(code)
+}
+
+/// Reads that failed through a mapping during the run are said now (the
+/// pages read as zeros, so the answer was made from the rest); any failed
+/// read makes a clean exit 1.
+fn read_faults(code: i32) -> i32 {
+    for (path, a, b) in etcd_rescue::mmap::take_faults() {
+        eprintln!(
+            "etcd-rescue: damage: {}: bytes {a}..{b} cannot be read (I/O error while reading): read as zeros, the rest of the file was used",
+            path.display()
+        );
+    }
+    if code == exit::OK && etcd_rescue::mmap::damage_met() {
+        exit::FINDINGS
+    } else {
+        code
     }
 }
 

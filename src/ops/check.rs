@@ -296,6 +296,20 @@ fn check_db_with(db: &OpenDb, track_buckets: bool) -> Result<DbCheck, OpenDbErro
     } else {
         walk(&bolt, &name, &visitor)
     };
+    for (a, b) in db.file.unreadable() {
+        findings.push(
+            Finding::error(
+                "bolt.file.unreadable",
+                &name,
+                format!(
+                    "bytes {a}..{b} (pages {}..{}) cannot be read (I/O error): they read as zeros here, and etcd reading this disk gets the same error; copy the file to a healthy disk first (ddrescue keeps what can be read), then `repair --salvage` the copy",
+                    a / u64::from(bolt.page_size() as u32).max(1),
+                    b.div_ceil(u64::from(bolt.page_size() as u32).max(1))
+                ),
+            )
+            .at_offset(a),
+        );
+    }
     let summary = summarize(&bolt, &name, &report);
     let WalkReport {
         findings: wf,
