@@ -359,13 +359,18 @@ fn html_is_one_self_contained_file_with_hover_data() {
     assert!(html.contains("data-place=\"0\""));
 }
 #[test]
-fn html_script_parses() {
+fn html_hover_and_place_links_work() {
     if !have_tool("node", "nodejs") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (_, out, svg) = map(dir.path(), "clean", &db_bytes());
-    let html = std::fs::read_to_string(svg.with_extension("html")).unwrap();
+    let mut b = db_bytes();
+    let t = key_tree(&b);
+    let (hovered, zeroed) = (t.children[0], t.children[2]);
+    zero_page(&mut b, t.page_size, zeroed);
+    let (_, out, svg) = map(dir.path(), "leaf", &b);
+    let html_path = svg.with_extension("html");
+    let html = std::fs::read_to_string(&html_path).unwrap();
     let marker = "<script>\n";
     let start = html.rfind(marker).expect("inline script") + marker.len();
     let end = start + html[start..].find("</script>").unwrap();
@@ -381,4 +386,35 @@ fn html_script_parses() {
         "{out}: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // Hover the centre of a reachable leaf's cell, then follow the first
+    // damaged place's link, in a stand-in DOM (testdata/map_dom.js).
+    let (gx, gy, cell, cols) = (10, 74, 14, 64);
+    let x = gx + (hovered % cols) * cell + cell / 2;
+    let y = gy + (hovered / cols) * cell + cell / 2;
+    let o = Command::new("node")
+        .arg(testdata().join("map_dom.js"))
+        .arg(&html_path)
+        .arg(x.to_string())
+        .arg(y.to_string())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let hover = v["hover"].as_str().unwrap();
+    assert!(
+        hover.starts_with(&format!("page {hovered}\nleaf: ")),
+        "{hover}"
+    );
+    assert!(hover.contains("\nbucket: key\nkeys: "), "{hover}");
+    assert!(hover.contains("revision "), "{hover}");
+    // The link zooms onto the zeroed page and rings it.
+    let m = &v["marker"];
+    let mx: u64 = m["x"].as_str().unwrap().parse().unwrap();
+    let my: u64 = m["y"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        (mx + 2 * cell, my + 2 * cell),
+        (gx + (zeroed % cols) * cell, gy + (zeroed / cols) * cell),
+        "{v}"
+    );
+    assert_eq!(v["zoom"], "200 %", "{v}");
 }
