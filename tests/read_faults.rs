@@ -229,3 +229,88 @@ fn eio_in_a_db_is_a_finding_and_the_rest_is_read() {
     }
     drop(m);
 }
+
+/// A failing disk end to end: an ext4 file system on a loop device whose
+/// backing file (the FUSE mirror) fails one 4 KiB block with EIO, so the
+/// kernel's block layer reports `I/O error, dev loopN` and ext4 fails the
+/// read of the db page stored there (a mapped file: SIGBUS before).
+#[test]
+fn a_bad_sector_under_ext4_on_a_loop_device() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let (src, img, fmnt, ext) = (t.join("src"), t.join("img"), t.join("fmnt"), t.join("ext"));
+    for d in [&src, &img, &fmnt, &ext] {
+        std::fs::create_dir(d).unwrap();
+    }
+    // A 2.5 MB db (mapped), padded past its high-water mark with non-zero
+    // bytes so that mke2fs stores every block.
+    let mut db = db_bytes();
+    db.resize(2_500_000 / 4096 * 4096, 0xaa);
+    std::fs::write(src.join("big.db"), &db).unwrap();
+    let image = img.join("disk.img");
+    let made = sh(&format!(
+        "mkfs.ext4 -q -b 4096 -d '{}' '{}' 32M",
+        src.display(),
+        image.display()
+    ));
+    let blocks = Command::new("debugfs")
+        .args(["-R", "blocks /big.db"])
+        .arg(&image)
+        .output();
+    let blocks: Vec<u64> = match (made, blocks) {
+        (true, Ok(o)) => String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .filter_map(|b| b.parse().ok())
+            .collect(),
+        _ => Vec::new(),
+    };
+    if blocks.len() < 6 {
+        let why = "mkfs.ext4 -d / debugfs (e2fsprogs) did not give the db's blocks";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    // The block holding db page 5 fails.
+    let bad = blocks[5] * 4096;
+    let Some(m) = FaultyMount::new(&img, &fmnt, &[("disk.img", bad, bad + 4096)]) else {
+        return;
+    };
+    let out = Command::new("losetup")
+        .args(["-r", "-f", "--show"])
+        .arg(fmnt.join("disk.img"))
+        .output()
+        .unwrap();
+    let dev = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mounted =
+        out.status.success() && sh(&format!("mount -o ro,noload '{dev}' '{}'", ext.display()));
+    if !mounted {
+        if !dev.is_empty() {
+            let _ = sh(&format!("losetup -d '{dev}'"));
+        }
+        let why = format!(
+            "cannot attach a loop device and mount it: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{why}");
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let p = ext.join("big.db");
+    let (code, stdout, stderr) = rescue(&["check", p.to_str().unwrap()]);
+    let (gcode, gout, gerr) = rescue(&["get", p.to_str().unwrap(), "/app/config"]);
+    let _ = sh(&format!("umount '{}'", ext.display()));
+    let _ = sh(&format!("losetup -d '{dev}'"));
+    drop(m);
+    assert_eq!(code, Some(1), "check: {stdout}{stderr}");
+    assert!(
+        stdout
+            .contains("ERROR bolt.file.unreadable [offset 20480]: bytes 20480..24576 (pages 5..6)"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("bytes 20480..24576 cannot be read"),
+        "{stderr}"
+    );
+    assert_eq!(gcode, Some(1), "get: {gout}{gerr}");
+    assert!(gout.contains("version-9"), "{gout}");
+}
