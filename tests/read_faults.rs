@@ -216,6 +216,14 @@ fn eio_in_a_db_is_a_finding_and_the_rest_is_read() {
             out.contains("version-9"),
             "{name}: the rest is still read: {out}"
         );
+        let html = tmp.path().join(format!("{name}.html"));
+        let (code, out, err) = rescue(&["bolt", "map", p, "--html", html.to_str().unwrap()]);
+        assert_eq!(code, Some(1), "bolt map {name}: {out}{err}");
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(
+            page.contains("page 5 cannot be read (I/O error on bytes 20480..24576)"),
+            "{name}: the map's place list does not name the I/O error"
+        );
         let dest = tmp.path().join(format!("{name}.rescued"));
         let (code, out, err) = rescue(&["repair", p, "--salvage", "--out", dest.to_str().unwrap()]);
         assert_eq!(code, Some(1), "repair {name}: {out}{err}");

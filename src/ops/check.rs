@@ -102,6 +102,8 @@ pub struct DbCheck {
     pub bucket_names: Vec<String>,
     /// With `check_db_mapped`: each page's bucket index.
     pub page_bucket: Option<Vec<u16>>,
+    /// Byte ranges of the db that could not be read (I/O errors).
+    pub unreadable: Vec<(u64, u64)>,
 }
 
 /// Check the db of `input`, the boot prediction following the rules of
@@ -296,7 +298,8 @@ fn check_db_with(db: &OpenDb, track_buckets: bool) -> Result<DbCheck, OpenDbErro
     } else {
         walk(&bolt, &name, &visitor)
     };
-    for (a, b) in db.file.unreadable() {
+    let unreadable = db.file.unreadable();
+    for &(a, b) in &unreadable {
         findings.push(
             Finding::error(
                 "bolt.file.unreadable",
@@ -338,6 +341,7 @@ fn check_db_with(db: &OpenDb, track_buckets: bool) -> Result<DbCheck, OpenDbErro
         lost,
         bucket_names: buckets.iter().map(|b| b.name.clone()).collect(),
         page_bucket,
+        unreadable,
     })
 }
 

@@ -356,6 +356,13 @@ pub fn build(file: &BoltFile<'_>, name: &str, c: &DbCheck) -> PageMap {
     let hwm = c.summary.high_water_mark;
     let file_pages = c.roles.len() as u64;
     let missing = hwm.saturating_sub(file_pages).min(1 << 40);
+    let ps = u64::from(c.summary.page_size).max(1);
+    let io_error = |page: u64| {
+        c.unreadable
+            .iter()
+            .find(|&&(a, b)| page * ps < b && (page + 1) * ps > a)
+            .copied()
+    };
     let mut states: Vec<State> = c
         .roles
         .iter()
@@ -393,9 +400,15 @@ pub fn build(file: &BoltFile<'_>, name: &str, c: &DbCheck) -> PageMap {
         } else {
             l.parent.unwrap_or(l.page)
         };
-        let what = message(l.page)
-            .or_else(|| l.parent.and_then(message))
-            .unwrap_or_else(|| format!("page {} cannot be read", l.page));
+        let what = match io_error(l.page) {
+            Some((a, b)) => format!(
+                "page {} cannot be read (I/O error on bytes {a}..{b}): its subtree is lost here",
+                l.page
+            ),
+            None => message(l.page)
+                .or_else(|| l.parent.and_then(message))
+                .unwrap_or_else(|| format!("page {} cannot be read", l.page)),
+        };
         ranges.push(Range {
             place: places.len(),
             revision_keys: bucket == "key",
@@ -415,13 +428,35 @@ pub fn build(file: &BoltFile<'_>, name: &str, c: &DbCheck) -> PageMap {
     // their elements).
     for (i, s) in states.iter().enumerate() {
         let id = i as u64;
-        if *s == State::Damaged && !c.lost.iter().any(|l| l.page == id) {
+        if *s == State::Damaged && io_error(id).is_none() && !c.lost.iter().any(|l| l.page == id) {
             places.push(Place {
                 page: id,
                 pages: 1,
                 state: State::Damaged,
                 bucket: c_bucket(c, id),
                 what: message(id).unwrap_or_else(|| "damaged".into()),
+                cut_off: 0,
+            });
+        }
+    }
+    // Pages that could not be read (I/O errors) are damaged whatever they
+    // were meant to be, and each range is a place.
+    for &(a, b) in &c.unreadable {
+        let (first, end) = (a / ps, b.div_ceil(ps).min(file_pages));
+        for p in first..end {
+            if let Some(s) = states.get_mut(p as usize) {
+                *s = State::Damaged;
+            }
+        }
+        if first < end && !c.lost.iter().any(|l| l.page >= first && l.page < end) {
+            places.push(Place {
+                page: first,
+                pages: end - first,
+                state: State::Damaged,
+                bucket: c_bucket(c, first),
+                what: format!(
+                    "bytes {a}..{b} cannot be read (I/O error): read as zeros; copy the file off this disk first"
+                ),
                 cut_off: 0,
             });
         }
