@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, as a new developer or CI runs it:
 #   bash scripts/test.sh
-# Installs what the tests need (Debian packages: etcd 3.4 server and client,
+# Installs what the tests need (Debian packages: etcd 3.4 server and client, jq and
+# librsvg2-bin and nodejs (runbooks, page-map rendering and its script),
+# python3-fuse (a FUSE file failing chosen reads),
 # Go and the bbolt 1.3.6 library for the reference checker, kubectl and
 # openssl as oracles; etcd, etcdctl, etcdutl of 3.5, 3.6, 3.7, bbolt's CLI and
 # etcd's dump tools built with Go 1.24+ by scripts/oracles.sh; Python's cryptography and PyNaCl for the Kubernetes
@@ -10,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(etcd-server etcd-client golang-go golang-github-coreos-bbolt-dev golang-golang-x-sys-dev kubectl openssl zsh fish)
+packages=(etcd-server etcd-client golang-go golang-github-coreos-bbolt-dev golang-golang-x-sys-dev kubectl openssl zsh fish jq librsvg2-bin nodejs python3-fuse)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

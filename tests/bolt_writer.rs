@@ -10,7 +10,6 @@ use common::*;
 use etcd_rescue::bolt::cursor::{top_level_buckets, BucketCursor};
 use etcd_rescue::bolt::writer::{write_db, BucketData, WriteOptions};
 use etcd_rescue::bolt::BoltFile;
-use std::process::Command;
 
 fn fixture_buckets() -> Vec<(Vec<u8>, BucketData)> {
     let bytes = db_bytes();
@@ -43,14 +42,7 @@ fn hashkv(path: &str) -> serde_json::Value {
 }
 
 fn run(args: &[&str]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_etcd-rescue"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    run_code(args)
 }
 
 #[test]

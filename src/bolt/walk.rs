@@ -150,6 +150,25 @@ pub struct PageCounts {
     pub beyond_hwm: u64,
 }
 
+/// A page the tree points to but that cannot be read as a node (zeroed,
+/// mistyped, past the end of the file or the high-water mark, overflowing
+/// the file): the keys its parent's separators gave it are lost with its
+/// whole subtree.
+#[derive(Debug, Clone)]
+pub struct LostSubtree {
+    /// Index into the walk's buckets.
+    pub bucket: usize,
+    /// The page that cannot be read.
+    pub page: u64,
+    pub parent: Option<u64>,
+    /// The key range it held (None: unbounded on that side).
+    pub lower: Option<Vec<u8>>,
+    pub upper: Option<Vec<u8>>,
+}
+
+/// No bucket: the page was not reached as a tree node.
+pub const NO_BUCKET: u16 = u16::MAX;
+
 /// The result of a walk.
 pub struct WalkReport<A> {
     pub findings: Findings,
@@ -162,6 +181,11 @@ pub struct WalkReport<A> {
     pub acc: A,
     /// Ids on the persisted freelist (if any).
     pub freelist_len: Option<u64>,
+    /// Every subtree the walk could not enter.
+    pub lost: Vec<LostSubtree>,
+    /// With `walk_tracking_buckets`: the bucket index of each reachable
+    /// node page (and its overflow), `NO_BUCKET` for the others.
+    pub page_bucket: Option<Vec<u16>>,
 }
 
 struct LeafTask<'a> {
@@ -204,6 +228,8 @@ struct Walker<'f, 'a, V: ItemVisitor> {
     branch_parent: HashMap<u64, Option<u64>>,
     leaves: Vec<LeafTask<'a>>,
     acc: V::Acc,
+    lost: Vec<LostSubtree>,
+    page_bucket: Option<Vec<u16>>,
 }
 
 /// Offset of `sub` within `data` when `sub` points into it.
@@ -215,6 +241,25 @@ pub fn offset_in(data: &[u8], sub: &[u8]) -> Option<u64> {
 
 /// Check the whole file. `name` labels findings.
 pub fn walk<V: ItemVisitor>(file: &BoltFile<'_>, name: &str, visitor: &V) -> WalkReport<V::Acc> {
+    walk_with(file, name, visitor, false)
+}
+
+/// `walk`, also recording which bucket each reachable page belongs to (two
+/// bytes a page, for the page map).
+pub fn walk_tracking_buckets<V: ItemVisitor>(
+    file: &BoltFile<'_>,
+    name: &str,
+    visitor: &V,
+) -> WalkReport<V::Acc> {
+    walk_with(file, name, visitor, true)
+}
+
+fn walk_with<V: ItemVisitor>(
+    file: &BoltFile<'_>,
+    name: &str,
+    visitor: &V,
+    track_buckets: bool,
+) -> WalkReport<V::Acc> {
     let ps = file.page_size();
     let file_pages = file.file_pages();
     let mut findings = Findings::default();
@@ -243,6 +288,8 @@ pub fn walk<V: ItemVisitor>(file: &BoltFile<'_>, name: &str, visitor: &V) -> Wal
             buckets: Vec::new(),
             acc: V::Acc::default(),
             freelist_len: None,
+            lost: Vec::new(),
+            page_bucket: None,
         };
     };
     let mut w = Walker {
@@ -259,6 +306,8 @@ pub fn walk<V: ItemVisitor>(file: &BoltFile<'_>, name: &str, visitor: &V) -> Wal
         branch_parent: HashMap::new(),
         leaves: Vec::new(),
         acc: V::Acc::default(),
+        lost: Vec::new(),
+        page_bucket: track_buckets.then(|| vec![NO_BUCKET; file_pages as usize]),
     };
     for id in 0..2u64.min(limit) {
         w.reachable.insert(id);
@@ -300,6 +349,8 @@ pub fn walk<V: ItemVisitor>(file: &BoltFile<'_>, name: &str, visitor: &V) -> Wal
         mut roles,
         buckets,
         acc,
+        lost,
+        page_bucket,
         ..
     } = w;
     for f in findings.items() {
@@ -336,6 +387,8 @@ pub fn walk<V: ItemVisitor>(file: &BoltFile<'_>, name: &str, visitor: &V) -> Wal
         buckets,
         acc,
         freelist_len,
+        lost,
+        page_bucket,
     }
 }
 
@@ -375,6 +428,23 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
         if let Some(b) = bucket.and_then(|b| self.buckets.get_mut(b)) {
             b.errors += 1;
         }
+    }
+
+    /// Record that the subtree at `page` cannot be entered.
+    fn note_lost(
+        &mut self,
+        bucket: usize,
+        page: u64,
+        parent: Option<u64>,
+        bounds: (Option<&[u8]>, Option<&[u8]>),
+    ) {
+        self.lost.push(LostSubtree {
+            bucket,
+            page,
+            parent,
+            lower: bounds.0.map(<[u8]>::to_vec),
+            upper: bounds.1.map(<[u8]>::to_vec),
+        });
     }
 
     fn bucket_label(&self, b: usize) -> String {
@@ -523,6 +593,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
     ) -> Option<NodePage<'a>> {
         let file_pages = self.file.file_pages();
         if id >= self.hwm {
+            self.note_lost(bucket, id, parent, bounds);
             let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
@@ -536,6 +607,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             return None;
         }
         if id >= file_pages {
+            self.note_lost(bucket, id, parent, bounds);
             let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
@@ -548,6 +620,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             return None;
         }
         if id < 2 {
+            self.note_lost(bucket, id, parent, bounds);
             let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
@@ -579,6 +652,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
         let header = self.file.header(id)?;
         if header.is_zero() {
             self.set_role(id, PageRole::Damaged);
+            self.note_lost(bucket, id, parent, bounds);
             let from = self.origin(bucket, parent, bounds);
             self.err(
                 Some(bucket),
@@ -601,6 +675,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
         let kind = header.kind();
         if !matches!(kind, PageKind::Branch | PageKind::Leaf) {
             self.set_role(id, PageRole::Damaged);
+            self.note_lost(bucket, id, parent, bounds);
             let from = self.origin(bucket, parent, bounds);
             // bbolt 1.3.6 tests the branch and leaf bits; 1.3.7+ wants
             // exactly one type flag.
@@ -631,6 +706,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             Ok(n) => n,
             Err(f) => {
                 self.set_role(id, PageRole::Damaged);
+                self.note_lost(bucket, id, parent, bounds);
                 let from = self.origin(bucket, parent, bounds);
                 self.err(
                     Some(bucket),
@@ -659,6 +735,15 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             );
         }
         let ov = u64::from(header.overflow);
+        if let Some(pb) = self.page_bucket.as_mut() {
+            let b = u16::try_from(bucket).unwrap_or(NO_BUCKET - 1);
+            let end = (id + ov + 1).min(pb.len() as u64);
+            for p in id.min(end)..end {
+                if let Some(x) = pb.get_mut(p as usize) {
+                    *x = b;
+                }
+            }
+        }
         for p in id + 1..=id + ov {
             if !self.reachable.insert(p) {
                 self.err(

@@ -163,29 +163,43 @@ pub fn bolt_keys(
     Ok(if damaged { exit::FINDINGS } else { file })
 }
 
-pub fn bolt_map(path: &Path, svg: &Path, force: bool, out: &mut dyn Write) -> Result<i32, Failure> {
+pub fn bolt_map(
+    path: &Path,
+    svg: Option<&Path>,
+    html: Option<&Path>,
+    force: bool,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
     let db = open_db(path)?;
-    let c = etcd_rescue::ops::check::check_db(&db)?;
+    let c = etcd_rescue::ops::check::check_db_mapped(&db)?;
     let name = db.name();
-    let s = &c.summary;
-    let title = map::MapTitle {
-        file: &name,
-        page_size: s.page_size,
-        high_water_mark: s.high_water_mark,
-        file_size: s.file_size,
-    };
-    let picture = map::svg(&c.roles, &title);
-    write_new_file(svg, picture.as_bytes(), force)?;
+    let bolt = db.bolt()?;
+    let m = map::build(&bolt, &name, &c);
+    for (dest, what) in [(svg, "SVG"), (html, "HTML")] {
+        let Some(dest) = dest else { continue };
+        let picture = if what == "SVG" {
+            etcd_rescue::ops::map_svg::svg(&m, true)
+        } else {
+            etcd_rescue::ops::map_html::html(&bolt, &m)
+        };
+        write_new_file(dest, picture.as_bytes(), force)?;
+        writeln!(
+            out,
+            "wrote {} ({what}): {} pages ({} damaged, {} cut off, {} missing, {} orphaned, {} unreachable, {} free)",
+            dest.display(),
+            m.total(),
+            m.count(map::State::Damaged),
+            m.count(map::State::CutOff),
+            m.count(map::State::Missing),
+            m.count(map::State::Orphaned),
+            m.count(map::State::Unreachable),
+            m.count(map::State::Free),
+        )?;
+    }
     let errors = c.findings.count(etcd_rescue::findings::Severity::Error);
-    writeln!(
-        out,
-        "wrote {}: {} pages ({} damaged, {} unreachable, {} free); check found {errors} errors",
-        svg.display(),
-        c.roles.len(),
-        s.pages.damaged,
-        s.pages.unreachable,
-        s.pages.free
-    )?;
+    for line in m.summary() {
+        writeln!(out, "damage: {line}")?;
+    }
     if errors > 0 {
         eprintln!(
             "etcd-rescue: damage: check found {errors} errors in {name}; the map shows where"

@@ -270,6 +270,12 @@ Examples:
   etcd-rescue completions zsh > \"${fpath[1]}/_etcd-rescue\"
   etcd-rescue completions fish > ~/.config/fish/completions/etcd-rescue.fish")]
     Completions { shell: clap_complete::Shell },
+    /// (Developers) write the man pages, one per command, into DIR (docs/man in the repo).
+    #[command(hide = true)]
+    Man {
+        /// The directory to write `etcd-rescue*.1` into (created if missing).
+        dir: PathBuf,
+    },
 }
 
 /// `--etcd-version`: whose rules a verdict follows.
@@ -480,13 +486,19 @@ enum BoltCommand {
         #[command(flatten)]
         out: OutputArg,
     },
-    /// Draw the whole file, one cell per page coloured by type and state, as SVG.
-    #[command(after_help = "Example:\n  etcd-rescue bolt map /var/lib/etcd --svg map.svg")]
+    /// Draw the whole file, one cell per page coloured by type and state, damage ringed: SVG and/or a zoomable HTML page.
+    #[command(
+        after_help = "Examples:\n  etcd-rescue bolt map /var/lib/etcd --svg map.svg\n  etcd-rescue bolt map backup.db --html map.html\n\nExit codes: 0 no damage, 1 damage found (the map shows where), 2 unusable input.",
+        group = clap::ArgGroup::new("picture").required(true).multiple(true).args(["svg", "html"])
+    )]
     Map {
         path: PathBuf,
-        /// Where to write the SVG (refuses to overwrite without --force).
+        /// Write the map as SVG (refuses to overwrite without --force).
         #[arg(long)]
-        svg: PathBuf,
+        svg: Option<PathBuf>,
+        /// Write the map as one self-contained HTML page: zoom, hover, the damaged places as links.
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Overwrite an existing output file.
         #[arg(long)]
         force: bool,
@@ -506,6 +518,47 @@ fn completions(shell: clap_complete::Shell) -> String {
         clap_complete::Shell::Bash => s.replace("etcd__subcmd__rescue", "etcd__rescue"),
         _ => s,
     }
+}
+
+/// The man pages of the CLI, generated from the clap definitions: one per
+/// command that is not hidden, named `etcd-rescue[-SUB[-SUB]].1`, in file
+/// name order.
+fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+    fn walk(cmd: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            walk(sub, pages)?;
+        }
+        let man = clap_mangen::Man::new(cmd);
+        let mut b = Vec::new();
+        man.render(&mut b)?;
+        pages.push((man.get_filename(), b));
+        Ok(())
+    }
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    walk(cmd, &mut pages)?;
+    pages.sort();
+    Ok(pages)
+}
+
+/// `man DIR`: write every man page (replacing older ones of the same name).
+fn write_man_pages(dir: &std::path::Path, out: &mut dyn Write) -> Result<i32, Failure> {
+    std::fs::create_dir_all(dir).map_err(|e| Failure {
+        code: exit::UNUSABLE,
+        message: format!("{}: {e}", dir.display()),
+    })?;
+    let pages = man_pages()?;
+    for (name, bytes) in &pages {
+        etcd_rescue::ops::write::write_new_file(&dir.join(name), bytes, true)?;
+    }
+    writeln!(
+        out,
+        "{} man pages written to {}",
+        pages.len(),
+        dir.display()
+    )?;
+    Ok(exit::OK)
 }
 
 /// A command failure that maps to an exit code.
@@ -571,7 +624,7 @@ pub fn run() -> i32 {
             return exit::UNUSABLE;
         }
     }
-    match r {
+    let code = match r {
         Ok(code) => code,
         // A reader that went away (`| head`) is not an error.
         Err(f) if f.message.contains("Broken pipe") => exit::OK,
@@ -579,6 +632,24 @@ pub fn run() -> i32 {
             eprintln!("etcd-rescue: {}", f.message);
             f.code
         }
+    };
+    read_faults(code)
+}
+
+/// Reads that failed through a mapping during the run are said now (the
+/// pages read as zeros, so the answer was made from the rest); any failed
+/// read makes a clean exit 1.
+fn read_faults(code: i32) -> i32 {
+    for (path, a, b) in etcd_rescue::mmap::take_faults() {
+        eprintln!(
+            "etcd-rescue: damage: {}: bytes {a}..{b} cannot be read (I/O error while reading): read as zeros, the rest of the file was used",
+            path.display()
+        );
+    }
+    if code == exit::OK && etcd_rescue::mmap::damage_met() {
+        exit::FINDINGS
+    } else {
+        code
     }
 }
 
@@ -682,7 +753,12 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
                 limit,
                 out: o,
             } => commands::bolt_keys(&path, &bucket, values, limit, o.output, out),
-            BoltCommand::Map { path, svg, force } => commands::bolt_map(&path, &svg, force, out),
+            BoltCommand::Map {
+                path,
+                svg,
+                html,
+                force,
+            } => commands::bolt_map(&path, svg.as_deref(), html.as_deref(), force, out),
         },
         Command::K8s(k) => k8s_commands::dispatch(k, out),
         Command::Doctor(a) => doctor_commands::doctor(a, out),
@@ -711,6 +787,7 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             out.write_all(completions(shell).as_bytes())?;
             Ok(exit::OK)
         }
+        Command::Man { dir } => write_man_pages(&dir, out),
     }
 }
 

@@ -96,6 +96,14 @@ pub struct DbCheck {
     pub facts: EtcdFacts,
     pub roles: Vec<PageRole>,
     pub trailer: Option<Trailer>,
+    /// Subtrees the walk could not enter (for the page map).
+    pub lost: Vec<crate::bolt::walk::LostSubtree>,
+    /// Bucket names by walk index (`lost` and `page_bucket` refer to them).
+    pub bucket_names: Vec<String>,
+    /// With `check_db_mapped`: each page's bucket index.
+    pub page_bucket: Option<Vec<u16>>,
+    /// Byte ranges of the db that could not be read (I/O errors).
+    pub unreadable: Vec<(u64, u64)>,
 }
 
 /// Check the db of `input`, the boot prediction following the rules of
@@ -282,6 +290,15 @@ pub fn check_as(
 
 /// Check one opened db.
 pub fn check_db(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
+    check_db_with(db, false)
+}
+
+/// `check_db`, also recording each reachable page's bucket (for `bolt map`).
+pub fn check_db_mapped(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
+    check_db_with(db, true)
+}
+
+fn check_db_with(db: &OpenDb, track_buckets: bool) -> Result<DbCheck, OpenDbError> {
     let name = db.name();
     let (bytes, trailer) = db.db_bytes();
     let bolt = db.bolt()?;
@@ -305,13 +322,34 @@ pub fn check_db(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
     let visitor = EtcdVisitor {
         compacted: crate::etcd::validate::compacted_before_walk(&bolt),
     };
-    let report = walk(&bolt, &name, &visitor);
+    let report = if track_buckets {
+        crate::bolt::walk::walk_tracking_buckets(&bolt, &name, &visitor)
+    } else {
+        walk(&bolt, &name, &visitor)
+    };
+    let unreadable = db.file.unreadable();
+    for &(a, b) in &unreadable {
+        findings.push(
+            Finding::error(
+                "bolt.file.unreadable",
+                &name,
+                format!(
+                    "bytes {a}..{b} (pages {}..{}) cannot be read (I/O error): they read as zeros here, and etcd reading this disk gets the same error; copy the file to a healthy disk first (ddrescue keeps what can be read), then `repair --salvage` the copy",
+                    a / u64::from(bolt.page_size() as u32).max(1),
+                    b.div_ceil(u64::from(bolt.page_size() as u32).max(1))
+                ),
+            )
+            .at_offset(a),
+        );
+    }
     let summary = summarize(&bolt, &name, &report);
     let WalkReport {
         findings: wf,
         acc: mut facts,
         roles,
         buckets,
+        lost,
+        page_bucket,
         ..
     } = report;
     findings.extend(wf.into_sorted(&name));
@@ -329,6 +367,10 @@ pub fn check_db(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
         facts,
         roles,
         trailer,
+        lost,
+        bucket_names: buckets.iter().map(|b| b.name.clone()).collect(),
+        page_bucket,
+        unreadable,
     })
 }
 

@@ -19,6 +19,8 @@ pub mod k8s_print;
 pub mod keyspace;
 pub mod lineage;
 pub mod map;
+pub mod map_html;
+pub mod map_svg;
 pub mod open;
 pub mod render;
 pub mod repair;

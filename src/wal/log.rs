@@ -209,6 +209,17 @@ pub fn read_log(
             }
             visit(path, rec, payload);
         });
+        for (a, b) in file.unreadable() {
+            report.problems.push(LogProblem {
+                path: path.clone(),
+                code: "wal.segment.unreadable",
+                message: format!(
+                    "bytes {a}..{b} cannot be read (I/O error): read as zeros here; etcd reading this disk gets the same error and stops; copy the member to a healthy disk first (ddrescue keeps what can be read) and work on the copy"
+                ),
+                fatal: true,
+                offset: Some(a),
+            });
+        }
         let mut problem = |code, message: String, fatal| {
             report.problems.push(LogProblem {
                 path: path.clone(),

@@ -173,3 +173,32 @@ pub fn corrupt_mid_log_record(seg: &std::path::Path) -> u64 {
     std::fs::write(seg, &b).unwrap();
     off
 }
+
+/// Run the built binary: (exit code, stdout).
+pub fn run_code(args: &[&str]) -> (i32, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_etcd-rescue"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+/// Whether `tool --version` runs; missing under CI=true fails (with the
+/// package to install), otherwise the caller skips (said here).
+pub fn have_tool(tool: &str, package: &str) -> bool {
+    let ok = std::process::Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is missing under CI=true (apt-get install {package})"
+        );
+        eprintln!("SKIPPED: {tool} not found (apt-get install {package})");
+    }
+    ok
+}
