@@ -294,6 +294,9 @@ pub fn check_db(db: &OpenDb) -> Result<DbCheck, OpenDbError> {
         &name,
         &mut findings,
     );
+    if facts.revisions > 0 || !facts.users.is_empty() {
+        findings.extend(super::consistency::findings(&bolt, &facts, &name));
+    }
     Ok(DbCheck {
         summary,
         findings,
