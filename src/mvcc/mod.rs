@@ -5,8 +5,10 @@
 //! * [`index`], the key index: every stored revision of every key.
 //! * [`range`], etcd's Range: key ranges, revisions, limits, sorting.
 //! * [`hash`], `snapshot status`'s hash, `hashkv`, and the backend hash.
+//! * [`coherence`], cross-record consistency of key histories and leases.
 #![forbid(unsafe_code)]
 
+pub mod coherence;
 pub mod hash;
 pub mod index;
 pub mod range;

@@ -361,6 +361,9 @@ fn check_db_with(db: &OpenDb, track_buckets: bool) -> Result<DbCheck, OpenDbErro
         &name,
         &mut findings,
     );
+    if facts.revisions > 0 || !facts.users.is_empty() {
+        findings.extend(super::consistency::findings(&bolt, &facts, &name));
+    }
     Ok(DbCheck {
         summary,
         findings,
