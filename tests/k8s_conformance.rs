@@ -58,28 +58,36 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
     }
 }
 
-/// The releases the built-in schema is inferred from today. Issue 12 asks
-/// for every folder (v1.15.0 to v1.36.0); until the schema covers them, the
-/// all-folder tests below are ignored (not counted as passing) and these
-/// folders are held to the same rules.
-const SCHEMA_FOLDERS: [&str; 3] = ["HEAD", "v1.33.0", "v1.34.0"];
-
-fn schema_folders(root: &std::path::Path) -> Vec<PathBuf> {
-    let v: Vec<PathBuf> = SCHEMA_FOLDERS.iter().map(|f| root.join(f)).collect();
-    for d in &v {
-        assert!(d.is_dir(), "{} is missing", d.display());
-    }
-    v
-}
+/// Kinds (apiVersion and kind) that some release's test object still
+/// decodes differently from its JSON, each with the reason. Printed on
+/// every run and never counted as passing: the test fails if any other
+/// kind differs, and also if a listed kind now decodes exactly (so the list
+/// only shrinks). Issue 12 tracks them.
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    ("admissionregistration.k8s.io/v1alpha1 ValidatingAdmissionPolicy", "v1.26.0: .spec.variables: missing from ours: an empty list the release printed as null, which the wire cannot tell from absent"),
+    ("apps/v1 DaemonSet", "v1.23.0: .spec.template.spec.setHostnameAsFQDN: missing from ours: a zero pointer bool the test data cannot tell apart"),
+    ("apps/v1 StatefulSet", "v1.21.0: .status.availableReplicas: only in ours (0): omitempty differs between releases (the wire cannot tell)"),
+    ("apps/v1beta1 StatefulSet", "v1.21.0: .status.availableReplicas: only in ours (0): omitempty differs between releases (the wire cannot tell)"),
+    ("apps/v1beta2 DaemonSet", "v1.23.0: .spec.template.spec.setHostnameAsFQDN: missing from ours: a zero pointer bool the test data cannot tell apart"),
+    ("apps/v1beta2 StatefulSet", "v1.21.0: .status.availableReplicas: only in ours (0): omitempty differs between releases (the wire cannot tell)"),
+    ("batch/v1 Job", "v1.20.0: .spec.template.spec.volumes[0].ephemeral.x-unknown-field-2: a field only ever zero in the test data, never named"),
+    ("batch/v1 JobTemplate", "v1.23.0: .template.spec.template.spec.volumes[0].nfs.x-unknown-field-3: a field only ever zero in the test data, never named"),
+    ("batch/v2alpha1 CronJob", "v1.23.0: .spec.jobTemplate.spec.template.spec.volumes[0].awsElasticBlockStore.x-unknown-field-4: a field only ever zero in the test data, never named"),
+    ("batch/v2alpha1 JobTemplate", "v1.23.0: .template.spec.template.spec.volumes[0].persistentVolumeClaim.x-unknown-field-2: a field only ever zero in the test data, never named"),
+    ("extensions/v1beta1 DaemonSet", "v1.23.0: .spec.template.spec.setHostnameAsFQDN: missing from ours: a zero pointer bool the test data cannot tell apart"),
+    ("extensions/v1beta1 Ingress", "v1.17.0: .spec.rules[0].http.paths[0].pathType: only in ours (null): omitempty differs between releases (the wire cannot tell)"),
+    ("networking.k8s.io/v1 IngressClass", "v1.20.0: .spec.parameters.scope: only in ours (null): omitempty differs between releases (the wire cannot tell)"),
+    ("networking.k8s.io/v1beta1 Ingress", "v1.17.0: .spec.rules[0].http.paths[0].pathType: only in ours (null): omitempty differs between releases (the wire cannot tell)"),
+    ("networking.k8s.io/v1beta1 IngressClass", "v1.20.0: .spec.parameters.scope: only in ours (null): omitempty differs between releases (the wire cannot tell)"),
+    ("resource.k8s.io/v1alpha3 ResourceClaim", "v1.31.0: .status.allocation.devices.results[0].adminAccess: missing from ours: a zero pointer bool the test data cannot tell apart"),
+    ("settings.k8s.io/v1alpha1 PodPreset", "v1.19.0: .spec.volumes[0].glusterfs.x-unknown-field-3: a field only ever zero in the test data, never named"),
+    ("v1 EphemeralContainers", "v1.21.0: .ephemeralContainers[0].ports[0].x-unknown-field-4: a field only ever zero in the test data, never named"),
+    ("v1 Pod", "v1.36.0: .spec.hostUsers: missing from ours: a zero pointer bool the test data cannot tell apart"),
+    ("v1 PodTemplate", "v1.20.0: .template.spec.volumes[0].ephemeral.x-unknown-field-2: a field only ever zero in the test data, never named"),
+    ("v1 ReplicationController", "v1.20.0: .spec.template.spec.volumes[0].ephemeral.x-unknown-field-2: a field only ever zero in the test data, never named"),
+];
 
 #[test]
-fn schema_folders_objects_decode_to_their_json() {
-    let Some(root) = testdata() else { return };
-    conformance(&schema_folders(&root));
-}
-
-#[test]
-#[ignore = "issue 12: the built-in schema does not yet cover releases before v1.33.0; cargo test --release --test k8s_conformance -- --ignored"]
 fn every_testdata_object_decodes_to_its_json() {
     let Some(root) = testdata() else { return };
     conformance(&folders(&root));
@@ -130,23 +138,37 @@ fn conformance(dirs: &[PathBuf]) {
             .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
     );
-    assert!(files > 500, "only {files} test files found");
+    assert!(files > 3000, "only {files} test files found");
+    for (kind, why) in KNOWN_DIFFERENCES {
+        println!("KNOWN DIFFERENCE (not passing): {kind}: {why}");
+    }
+    let unexpected: Vec<&String> = kinds_bad
+        .iter()
+        .filter(|(k, _)| !KNOWN_DIFFERENCES.iter().any(|(x, _)| x == k))
+        .map(|(_, v)| v)
+        .collect();
     assert!(
-        kinds_bad.is_empty(),
+        unexpected.is_empty(),
         "{} kinds differ:\n{}",
-        kinds_bad.len(),
-        kinds_bad.values().cloned().collect::<Vec<_>>().join("\n")
+        unexpected.len(),
+        unexpected
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let fixed: Vec<&str> = KNOWN_DIFFERENCES
+        .iter()
+        .filter(|(k, _)| !kinds_bad.contains_key(*k))
+        .map(|(k, _)| *k)
+        .collect();
+    assert!(
+        fixed.is_empty(),
+        "these kinds decode exactly now: take them off KNOWN_DIFFERENCES: {fixed:?}"
     );
 }
 
 #[test]
-fn builtin_schema_is_reproducible_from_its_folders_and_facts() {
-    let Some(root) = testdata() else { return };
-    reproducible(&schema_folders(&root));
-}
-
-#[test]
-#[ignore = "issue 12: the built-in schema is not yet inferred from every release folder; cargo test --release --test k8s_conformance -- --ignored"]
 fn builtin_schema_is_reproducible_from_testdata_and_facts() {
     let Some(root) = testdata() else { return };
     reproducible(&folders(&root));
@@ -160,7 +182,7 @@ fn reproducible(dirs: &[PathBuf]) {
     assert!(rep.bad_facts.is_empty(), "{:?}", rep.bad_facts);
     assert!(
         text == include_str!("../src/k8s/schema.txt"),
-        "src/k8s/schema.txt is stale: regenerate with `etcd-rescue k8s infer-schema ../shared/k8s-testdata/{{HEAD,v1.33.0,v1.34.0}} --facts src/k8s/facts.txt > src/k8s/schema.txt`"
+        "src/k8s/schema.txt is stale: regenerate with `etcd-rescue k8s infer-schema ../shared/k8s-testdata/*/ --facts src/k8s/facts.txt > src/k8s/schema.txt`"
     );
 }
 

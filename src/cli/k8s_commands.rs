@@ -961,6 +961,7 @@ pub fn dispatch(cmd: K8sCommand, out: &mut dyn Write) -> Result<i32, Failure> {
                 ("unused JSON member", &rep.unused),
                 ("ambiguous (settled by JSON order)", &rep.ambiguous),
                 ("fact not applied", &rep.bad_facts),
+                ("only ever zero, unnamed, left out", &rep.unnamed),
             ] {
                 for l in list {
                     eprintln!("{what}: {l}");

@@ -334,6 +334,7 @@ fn decode_ty(
                     .collect(),
             )
         }
+        (Ty::FieldTrie, Value::Bytes(b)) => field_trie(b, depth)?,
         (Ty::Raw, Value::Bytes(b)) => {
             let fs = sub(b)?;
             match bytes_of(&fs, 1) {
@@ -343,6 +344,33 @@ fn decode_ty(
         }
         _ => return None,
     })
+}
+
+/// 1.15's `metav1.Fields`: entries (field 1) of key (1) and sub-trie (2);
+/// an empty trie prints `null`. Depth is bounded like every message.
+fn field_trie(b: &[u8], depth: usize) -> Option<Json> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let fs = sub(b)?;
+    if fs.is_empty() {
+        return Some(Json::Null);
+    }
+    let mut m = Map::new();
+    for (n, v) in fs {
+        let Value::Bytes(e) = v else { return None };
+        if n != 1 {
+            return None;
+        }
+        let es = sub(e)?;
+        let key = String::from_utf8_lossy(bytes_of(&es, 1).unwrap_or_default()).into_owned();
+        let val = match bytes_of(&es, 2) {
+            Some(x) => field_trie(x, depth + 1)?,
+            None => Json::Null,
+        };
+        m.insert(key, val);
+    }
+    Some(Json::Object(m))
 }
 
 /// RawExtension/FieldsV1 bytes: JSON inlined, CBOR converted, anything else

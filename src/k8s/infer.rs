@@ -17,7 +17,7 @@ use super::schema::{Field, Message, Schema, Ty};
 use super::time;
 use crate::proto::{self, Value};
 use serde_json::{Map, Value as Json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// An inferred message type, as a tree.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -33,6 +33,59 @@ pub struct IField {
     pub inline: bool,
     pub ptr: bool,
     pub always: bool,
+    /// Every JSON member this field's values matched (several when test
+    /// values collide, as booleans do); merges across releases intersect
+    /// them. Empty for a field whose zero value the JSON left out: its name
+    /// comes from another pair, or from facts.
+    pub alts: Vec<String>,
+    /// The type each candidate's JSON value gave (a value of 1 reads as
+    /// `true` for a bool member and `1` for a number): a rename takes it.
+    pub alt_types: BTreeMap<String, ITy>,
+    /// Whether each candidate's JSON value was a list.
+    pub alt_repeated: BTreeMap<String, bool>,
+    /// Candidates whose JSON printed this field's zero value: such a field
+    /// prints whenever it is on the wire (a pointer, or no omitempty).
+    pub zero_shown: Vec<String>,
+}
+
+impl IField {
+    fn new(json: String, ty: ITy, repeated: bool) -> IField {
+        IField {
+            alts: if json.is_empty() {
+                vec![]
+            } else {
+                vec![json.clone()]
+            },
+            json,
+            ty,
+            repeated,
+            inline: false,
+            ptr: false,
+            always: false,
+            alt_types: BTreeMap::new(),
+            alt_repeated: BTreeMap::new(),
+            zero_shown: vec![],
+        }
+    }
+
+    /// Name the field after one of its candidates, with that candidate's type.
+    fn rename(&mut self, name: &str) {
+        if self.json == name {
+            return;
+        }
+        self.json = name.to_string();
+        if let Some(t) = self.alt_types.get(name) {
+            self.ty = t.clone();
+        }
+        if let Some(r) = self.alt_repeated.get(name) {
+            self.repeated = *r;
+        }
+    }
+
+    /// A field on the wire with its zero value that no JSON member shows.
+    fn unnamed(&self) -> bool {
+        self.json.is_empty() && !self.inline
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +106,23 @@ pub struct Report {
     pub ambiguous: Vec<String>,
     /// Facts that named a path or field that does not exist.
     pub bad_facts: Vec<String>,
+    /// Fields only ever seen with their zero value, which no JSON showed
+    /// and no fact names: left out of the schema.
+    pub unnamed: Vec<String>,
 }
+
+/// Memo of nested-message trials within one pair: the same bytes are tried
+/// against the same JSON member many times (each field against every
+/// member, at every level), which without it costs exponential time on
+/// deep objects. Keyed by the addresses of the bytes and of the JSON
+/// value, which stay put while one pair is inferred.
+#[derive(Default)]
+struct Ctx {
+    memo: HashMap<(usize, usize, usize), Trial>,
+}
+
+/// A nested-message trial's outcome: the type and its ambiguity notes.
+type Trial = Option<(ITy, Vec<String>)>;
 
 fn sub(b: &[u8]) -> Option<Vec<(u32, Value<'_>)>> {
     proto::fields(b)
@@ -84,7 +153,13 @@ fn bytes_of<'a>(fs: &[(u32, Value<'a>)], n: u32) -> Option<&'a [u8]> {
 
 /// Does one wire value, read as `ty`, equal the JSON value? (Used for
 /// special types and map values.)
-fn interpret_one(v: &Value<'_>, j: &Json, path: &str, rep: &mut Report) -> Option<ITy> {
+fn interpret_one(
+    cx: &mut Ctx,
+    v: &Value<'_>,
+    j: &Json,
+    path: &str,
+    rep: &mut Report,
+) -> Option<ITy> {
     match (v, j) {
         (Value::Varint(x), Json::Bool(b)) if *x == u64::from(*b) => Some(ITy::Scalar(Ty::Bool)),
         (Value::Varint(x), Json::Number(n)) if n.as_i64() == Some(*x as i64) => {
@@ -158,6 +233,9 @@ fn interpret_one(v: &Value<'_>, j: &Json, path: &str, rep: &mut Report) -> Optio
             (shape && scalar_of(&fs, 1).unwrap_or(0) == 0 && int == n.as_i64())
                 .then_some(ITy::Scalar(Ty::IntOrString))
         }
+        (Value::Bytes(b), Json::Object(o)) if !o.is_empty() && is_field_trie(b, j, 0) => {
+            Some(ITy::Scalar(Ty::FieldTrie))
+        }
         (Value::Bytes(b), Json::Object(o)) => {
             // RawExtension / FieldsV1: field 1 holds the JSON itself.
             if let Some(fs) = sub(b) {
@@ -172,19 +250,60 @@ fn interpret_one(v: &Value<'_>, j: &Json, path: &str, rep: &mut Report) -> Optio
             if b.is_empty() && o.is_empty() {
                 return Some(ITy::Msg(IMsg::default()));
             }
-            if !plausible(b, j) {
-                return None;
+            let key = (b.as_ptr() as usize, b.len(), j as *const Json as usize);
+            if let Some(hit) = cx.memo.get(&key) {
+                return hit.clone().map(|(t, amb)| {
+                    rep.ambiguous.extend(amb);
+                    t
+                });
             }
-            let mut r = Report::default();
-            let m = infer_msg(b, o, path, &mut r)?;
-            if r.unmatched.is_empty() && r.unused.is_empty() {
-                rep.ambiguous.extend(r.ambiguous);
-                rep.bad_facts.extend(r.bad_facts);
-                return Some(ITy::Msg(m));
-            }
-            None
+            let got = if plausible(b, j) {
+                let mut r = Report::default();
+                let members: Vec<(&String, &Json)> = o.iter().collect();
+                infer_msg_in(cx, b, &members, path, &mut r)
+                    .filter(|_| r.unmatched.is_empty() && r.unused.is_empty())
+                    .map(|m| (ITy::Msg(m), r.ambiguous))
+            } else {
+                None
+            };
+            cx.memo.insert(key, got.clone());
+            got.map(|(t, amb)| {
+                rep.ambiguous.extend(amb);
+                t
+            })
         }
         _ => None,
+    }
+}
+
+/// Is `b` 1.15's managed-fields trie printing as `j`? Entries (field 1) of
+/// key (1) and sub-trie (2), keys equal to the object's, leaves `null`.
+fn is_field_trie(b: &[u8], j: &Json, depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    let Some(fs) = sub(b) else { return false };
+    match j {
+        Json::Null => fs.is_empty(),
+        Json::Object(o) => {
+            fs.len() == o.len()
+                && fs.iter().all(|(n, v)| {
+                    let (1, Value::Bytes(e)) = (n, v) else {
+                        return false;
+                    };
+                    let Some(es) = sub(e) else { return false };
+                    if es.iter().any(|(k, _)| *k != 1 && *k != 2) {
+                        return false;
+                    }
+                    let Some(key) = bytes_of(&es, 1).and_then(|k| std::str::from_utf8(k).ok())
+                    else {
+                        return false;
+                    };
+                    let Some(jv) = o.get(key) else { return false };
+                    is_field_trie(bytes_of(&es, 2).unwrap_or_default(), jv, depth + 1)
+                })
+        }
+        _ => false,
     }
 }
 
@@ -213,11 +332,13 @@ fn plausible(b: &[u8], j: &Json) -> bool {
         .iter()
         .filter(|l| b.windows(l.len()).any(|w| w == **l))
         .count();
-    found * 2 >= leaves.len()
+    // Too few leaves (a base64 value is not its bytes' text) to judge.
+    leaves.len() < 3 || found * 2 >= leaves.len()
 }
 
 /// A map field: every occurrence is an entry {1 key, 2 value}.
 fn interpret_map(
+    cx: &mut Ctx,
     occ: &[Value<'_>],
     o: &Map<String, Json>,
     path: &str,
@@ -236,7 +357,7 @@ fn interpret_map(
             .find(|(n, _)| *n == 2)
             .map(|(_, v)| *v)
             .unwrap_or(Value::Bytes(&[]));
-        let t = interpret_one(&val, jv, &format!("{path}{{}}"), rep)?;
+        let t = interpret_one(cx, &val, jv, &format!("{path}{{}}"), rep)?;
         vt = Some(match vt {
             None => t,
             Some(prev) => merge_ty(prev, t),
@@ -246,14 +367,20 @@ fn interpret_map(
 }
 
 /// Interpret all occurrences of a field against a JSON member.
-fn interpret(occ: &[Value<'_>], j: &Json, path: &str, rep: &mut Report) -> Option<(ITy, bool)> {
+fn interpret(
+    cx: &mut Ctx,
+    occ: &[Value<'_>],
+    j: &Json,
+    path: &str,
+    rep: &mut Report,
+) -> Option<(ITy, bool)> {
     if let Json::Array(a) = j {
         if a.len() != occ.len() || a.is_empty() {
             return None;
         }
         let mut t: Option<ITy> = None;
         for (v, jv) in occ.iter().zip(a) {
-            let x = interpret_one(v, jv, &format!("{path}[]"), rep)?;
+            let x = interpret_one(cx, v, jv, &format!("{path}[]"), rep)?;
             t = Some(match t {
                 None => x,
                 Some(p) => merge_ty(p, x),
@@ -262,12 +389,12 @@ fn interpret(occ: &[Value<'_>], j: &Json, path: &str, rep: &mut Report) -> Optio
         return Some((t?, true));
     }
     if occ.len() == 1 {
-        if let Some(t) = interpret_one(&occ[0], j, path, rep) {
+        if let Some(t) = interpret_one(cx, &occ[0], j, path, rep) {
             return Some((t, false));
         }
     }
     if let Json::Object(o) = j {
-        if let Some(t) = interpret_map(occ, o, path, rep) {
+        if let Some(t) = interpret_map(cx, occ, o, path, rep) {
             return Some((t, false));
         }
     }
@@ -289,10 +416,42 @@ pub fn merge_msg(mut a: IMsg, b: IMsg) -> IMsg {
             None => {
                 a.fields.insert(n, f);
             }
+            Some(old) if old.unnamed() && !f.unnamed() => {
+                a.fields.insert(n, f);
+            }
             Some(mut old) => {
-                old.ty = merge_ty(old.ty, f.ty);
-                old.repeated |= f.repeated;
-                old.inline |= f.inline;
+                if !f.unnamed() {
+                    let both: Vec<String> = old
+                        .alts
+                        .iter()
+                        .filter(|x| f.alts.contains(x))
+                        .cloned()
+                        .collect();
+                    for (k, t) in f.alt_types {
+                        old.alt_types.entry(k).or_insert(t);
+                    }
+                    for (k, r) in f.alt_repeated {
+                        *old.alt_repeated.entry(k).or_insert(false) |= r;
+                    }
+                    for z in f.zero_shown {
+                        if !old.zero_shown.contains(&z) {
+                            old.zero_shown.push(z);
+                        }
+                    }
+                    if !both.is_empty() {
+                        old.alts = both;
+                        if !old.alts.contains(&old.json) {
+                            let first = old.alts[0].clone();
+                            old.rename(&first);
+                        }
+                    }
+                    old.ty = merge_ty(old.ty, f.ty);
+                    old.repeated = match old.alt_repeated.get(&old.json) {
+                        Some(r) => *r,
+                        None => old.repeated | f.repeated,
+                    };
+                    old.inline |= f.inline;
+                }
                 a.fields.insert(n, old);
             }
         }
@@ -300,9 +459,85 @@ pub fn merge_msg(mut a: IMsg, b: IMsg) -> IMsg {
     a
 }
 
+/// Give the fields of one message distinct names: a field whose values
+/// matched one member only keeps it; the others take, in field-number
+/// order, the first of their candidates nobody else holds (JSON order
+/// follows Go's field order, as field numbers do).
+fn settle(m: &mut IMsg) {
+    loop {
+        let fixed: Vec<String> = m
+            .fields
+            .values()
+            .filter(|f| f.alts.len() == 1)
+            .map(|f| f.alts[0].clone())
+            .collect();
+        let mut changed = false;
+        for f in m.fields.values_mut() {
+            if f.alts.len() > 1 {
+                let left: Vec<String> = f
+                    .alts
+                    .iter()
+                    .filter(|x| !fixed.contains(x))
+                    .cloned()
+                    .collect();
+                if !left.is_empty() && left.len() < f.alts.len() {
+                    f.alts = left;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut taken: Vec<String> = m
+        .fields
+        .values()
+        .filter(|f| f.alts.len() == 1)
+        .map(|f| f.alts[0].clone())
+        .collect();
+    for f in m.fields.values_mut() {
+        if f.alts.len() == 1 {
+            let x = f.alts[0].clone();
+            f.rename(&x);
+        } else if f.alts.len() > 1 {
+            if let Some(x) = f.alts.iter().find(|x| !taken.contains(x)).cloned() {
+                f.rename(&x);
+            }
+            taken.push(f.json.clone());
+        }
+    }
+}
+
+fn is_zero_group(occ: &[Value<'_>]) -> bool {
+    matches!(occ, [Value::Varint(0)] | [Value::Bytes([])])
+}
+
+/// A member the wire need not carry: Go prints nil pointers, slices and
+/// maps as `null` and empty ones the wire cannot tell from nil.
+fn empty_member(j: &Json) -> bool {
+    match j {
+        Json::Null => true,
+        Json::Array(a) => a.is_empty(),
+        Json::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
 /// Infer one message from its bytes and its JSON object. `None` when the
 /// bytes are not a message.
 pub fn infer_msg(b: &[u8], obj: &Map<String, Json>, path: &str, rep: &mut Report) -> Option<IMsg> {
+    let members: Vec<(&String, &Json)> = obj.iter().collect();
+    infer_msg_in(&mut Ctx::default(), b, &members, path, rep)
+}
+
+fn infer_msg_in(
+    cx: &mut Ctx,
+    b: &[u8],
+    obj: &[(&String, &Json)],
+    path: &str,
+    rep: &mut Report,
+) -> Option<IMsg> {
     let fs = sub(b)?;
     let mut groups: Vec<(u32, Vec<Value<'_>>)> = Vec::new();
     for (n, v) in fs {
@@ -312,22 +547,49 @@ pub fn infer_msg(b: &[u8], obj: &Map<String, Json>, path: &str, rep: &mut Report
         }
     }
     groups.sort_by_key(|(n, _)| *n);
-    let keys: Vec<&String> = obj.keys().collect();
+    let keys: Vec<&String> = obj.iter().map(|(k, _)| *k).collect();
     let mut used: Vec<bool> = vec![false; keys.len()];
     let mut msg = IMsg::default();
     let mut pending_inline = Vec::new();
     for (n, occ) in &groups {
         let mut matches = Vec::new();
+        // Every member the values match is a candidate, used or not (merges
+        // across releases intersect candidates; settling makes names
+        // distinct); the first unused one names the field for now. A
+        // varint (a bool or a number) and empty bytes keep each
+        // candidate's type, and which candidates printed the zero value.
+        let scalar = matches!(occ.as_slice(), [Value::Varint(_)] | [Value::Bytes([])]);
+        let zero = is_zero_group(occ);
+        let mut alts = Vec::new();
+        let mut alt_types = BTreeMap::new();
+        let mut alt_repeated = BTreeMap::new();
+        let mut zero_shown = Vec::new();
         for (i, k) in keys.iter().enumerate() {
-            if used[i] {
-                continue;
-            }
-            let jv = &obj[k.as_str()];
-            if let Some((t, rep_)) = interpret(occ, jv, &format!("{path}.{k}"), rep) {
-                matches.push((i, t, rep_));
+            let jv = obj[i].1;
+            if let Some((t, rep_)) = interpret(cx, occ, jv, &format!("{path}.{k}"), rep) {
+                alts.push((*k).clone());
+                alt_repeated.insert((*k).clone(), rep_);
+                if scalar {
+                    if matches!(t, ITy::Scalar(_)) {
+                        alt_types.insert((*k).clone(), t.clone());
+                    }
+                    if zero && !empty_member(jv) {
+                        zero_shown.push((*k).clone());
+                    }
+                }
+                if !used[i] {
+                    matches.push((i, t, rep_));
+                }
             }
         }
         match matches.len() {
+            0 if is_zero_group(occ) => {
+                let ty = match occ.as_slice() {
+                    [Value::Varint(_)] => ITy::Scalar(Ty::Int),
+                    _ => ITy::Scalar(Ty::String),
+                };
+                msg.fields.insert(*n, IField::new(String::new(), ty, false));
+            }
             0 => pending_inline.push((*n, occ.clone())),
             k => {
                 if k > 1 {
@@ -342,32 +604,29 @@ pub fn infer_msg(b: &[u8], obj: &Map<String, Json>, path: &str, rep: &mut Report
                 }
                 let (i, t, repeated) = matches.swap_remove(0);
                 used[i] = true;
-                msg.fields.insert(
-                    *n,
-                    IField {
-                        json: keys[i].clone(),
-                        ty: t,
-                        repeated,
-                        inline: false,
-                        ptr: false,
-                        always: false,
-                    },
-                );
+                let mut f = IField::new(keys[i].clone(), t, repeated);
+                f.alts = alts;
+                f.alt_repeated = alt_repeated;
+                if scalar {
+                    f.alt_types = alt_types;
+                    f.zero_shown = zero_shown;
+                }
+                msg.fields.insert(*n, f);
             }
         }
     }
     // Inline members: a message whose fields match the keys left over.
     for (n, occ) in pending_inline {
-        let rest: Map<String, Json> = keys
+        let rest: Vec<(&String, &Json)> = obj
             .iter()
             .zip(&used)
             .filter(|(_, u)| !**u)
-            .map(|(k, _)| ((*k).clone(), obj[k.as_str()].clone()))
+            .map(|(m, _)| *m)
             .collect();
         let inner = match occ.as_slice() {
             [Value::Bytes(b)] => {
                 let mut r = Report::default();
-                infer_msg(b, &rest, path, &mut r)
+                infer_msg_in(cx, b, &rest, path, &mut r)
                     .filter(|m| !m.fields.is_empty() && r.unmatched.is_empty())
                     .map(|m| (m, r))
             }
@@ -382,23 +641,15 @@ pub fn infer_msg(b: &[u8], obj: &Map<String, Json>, path: &str, rep: &mut Report
                         used[i] = true;
                     }
                 }
-                msg.fields.insert(
-                    n,
-                    IField {
-                        json: String::new(),
-                        ty: ITy::Msg(m),
-                        repeated: false,
-                        inline: true,
-                        ptr: false,
-                        always: false,
-                    },
-                );
+                let mut f = IField::new(String::new(), ITy::Msg(m), false);
+                f.inline = true;
+                msg.fields.insert(n, f);
             }
             None => rep.unmatched.push(format!("{path}: field {n}")),
         }
     }
     for (i, k) in keys.iter().enumerate() {
-        if !used[i] {
+        if !used[i] && !empty_member(obj[i].1) {
             rep.unused.push(format!("{path}.{k}"));
         }
     }
@@ -412,7 +663,7 @@ fn all_json_names(m: &IMsg) -> Vec<String> {
             if let ITy::Msg(x) = &f.ty {
                 out.extend(all_json_names(x));
             }
-        } else {
+        } else if !f.json.is_empty() {
             out.push(f.json.clone());
         }
     }
@@ -572,6 +823,65 @@ fn find_field_msg<'a>(m: &'a mut IMsg, name: &str, map: bool) -> Option<&'a mut 
     None
 }
 
+/// Does some `number` fact give this name?
+fn facts_name(facts: &str, name: &str) -> bool {
+    facts.lines().any(|l| {
+        l.starts_with("number ")
+            && l.split_whitespace()
+                .any(|w| w.split_once('=').is_some_and(|(j, _)| j == name))
+    })
+}
+
+/// The message (the given one or an inline member) that has field `n`.
+fn number_holder(m: &mut IMsg, n: u32) -> Option<&mut IMsg> {
+    if m.fields.get(&n).is_some_and(|f| !f.inline) {
+        return Some(m);
+    }
+    for f in m.fields.values_mut() {
+        if let (true, ITy::Msg(x)) = (f.inline, &mut f.ty) {
+            if let Some(h) = number_holder(x, n) {
+                return Some(h);
+            }
+        }
+    }
+    None
+}
+
+/// The facts of a type by its signature: those resolved at exactly this
+/// shape, else those of every resolved shape that shares most of its
+/// fields (the same Go type seen through a different set of releases has
+/// a few fields more or fewer).
+fn facts_for(by_sig: &HashMap<Signature, FactFlags>, sig: &Signature) -> Option<FactFlags> {
+    if let Some(f) = by_sig.get(sig) {
+        return Some(f.clone());
+    }
+    let mine: HashSet<(u32, &str)> = sig.iter().map(|(n, j, _)| (*n, j.as_str())).collect();
+    let mut out: Option<FactFlags> = None;
+    let mut keys: Vec<&Signature> = by_sig.keys().collect();
+    keys.sort();
+    for k in keys {
+        let theirs: HashSet<(u32, &str)> = k.iter().map(|(n, j, _)| (*n, j.as_str())).collect();
+        let shared = mine.intersection(&theirs).count();
+        let larger = mine.len().max(theirs.len());
+        if shared >= 3 && shared * 10 >= larger * 6 {
+            let f = &by_sig[k];
+            let o = out.get_or_insert_with(Default::default);
+            o.0.extend(f.0.iter().cloned());
+            o.1.extend(f.1.iter().cloned());
+            o.2.extend(f.2.iter().cloned());
+        }
+    }
+    if let Some(o) = &mut out {
+        o.0.sort();
+        o.0.dedup();
+        o.1.sort();
+        o.1.dedup();
+        o.2.sort_by_key(|(j, n)| (*n, j.clone()));
+        o.2.dedup_by_key(|(_, n)| *n);
+    }
+    out
+}
+
 /// The message (the given one or an inline member) that holds `json`.
 fn holder<'a>(m: &'a mut IMsg, json: &str) -> Option<&'a mut IMsg> {
     if m.fields.values().any(|f| !f.inline && f.json == json) {
@@ -654,6 +964,9 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
         };
         roots.insert(key, merged);
     }
+    for root in roots.values_mut() {
+        visit_all(root, &mut settle);
+    }
     // Facts: resolve each at its path, then apply by signature everywhere.
     let mut by_sig: HashMap<Signature, FactFlags> = HashMap::new();
     for f in parse_facts(facts) {
@@ -679,7 +992,16 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
             .chain(f.always.iter().map(|j| (j.clone(), "always")))
             .collect();
         for (j, flag) in names {
-            match holder(m, &j) {
+            // A name a number fact gives only later is held by the message
+            // at the path itself.
+            let h = if holder(m, &j).is_some() {
+                holder(m, &j)
+            } else if f.bools.iter().any(|(x, _)| *x == j) || facts_name(facts, &j) {
+                Some(&mut *m)
+            } else {
+                None
+            };
+            match h {
                 Some(h) => {
                     let e = by_sig.entry(signature(h)).or_default();
                     if flag == "ptr" {
@@ -695,10 +1017,17 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
             }
         }
         for (j, n) in f.bools {
-            match holder(m, &j) {
+            // A number fact names a field the test data may never show by
+            // name: find its holder by name, else by number.
+            let h = if holder(m, &j).is_some() {
+                holder(m, &j)
+            } else {
+                number_holder(m, n)
+            };
+            match h {
                 Some(h) => by_sig.entry(signature(h)).or_default().2.push((j, n)),
                 None => rep.bad_facts.push(format!(
-                    "{} {} {}: no bool field {j}",
+                    "{} {} {}: no field {j} or number {n}",
                     f.api_version, f.kind, f.path
                 )),
             }
@@ -706,29 +1035,62 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
     }
     for root in roots.values_mut() {
         visit_all(root, &mut |m| {
-            let Some((ptr, always, bools)) = by_sig.get(&signature(m)) else {
+            let Some((ptr, always, numbers)) = facts_for(&by_sig, &signature(m)) else {
                 return;
             };
-            // Numbers first (they rename fields), then flags. Members the
-            // test data could not tell apart have the same shape, so
-            // swapping their names is all it takes.
-            for (j, n) in bools {
-                let now = m
-                    .fields
-                    .iter()
-                    .find_map(|(k, f)| (f.json == *j).then_some(*k));
-                let Some(old_name) = m.fields.get(n).map(|f| f.json.clone()) else {
+            // Numbers first (they name fields), then flags.
+            for (j, n) in &numbers {
+                let Some(old) = m.fields.get(n).map(|f| f.json.clone()) else {
                     continue;
                 };
-                if let Some(k) = now {
-                    if k != *n {
-                        if let Some(f) = m.fields.get_mut(&k) {
-                            f.json = old_name;
+                if old == *j {
+                    continue;
+                }
+                // The type the name had where it was (a swap of two
+                // members the test data could not tell apart).
+                let held = m
+                    .fields
+                    .iter()
+                    .find(|(k, f)| **k != *n && f.json == *j)
+                    .map(|(_, f)| f.ty.clone());
+                if let Some(f) = m.fields.get_mut(n) {
+                    if !f.alt_types.contains_key(j) {
+                        if let Some(t) = held {
+                            f.alt_types.insert(j.clone(), t);
                         }
                     }
+                    f.rename(j);
+                    if !f.alts.contains(j) {
+                        f.alts.push(j.clone());
+                    }
                 }
-                if let Some(f) = m.fields.get_mut(n) {
-                    f.json = j.clone();
+                // The field that held the name takes another of its
+                // candidates nobody holds, else the one just freed.
+                let holders: Vec<u32> = m
+                    .fields
+                    .iter()
+                    .filter(|(k, f)| **k != *n && f.json == *j)
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in holders {
+                    let names: Vec<String> = m.fields.values().map(|f| f.json.clone()).collect();
+                    let claimed: Vec<&String> = numbers
+                        .iter()
+                        .filter(|(_, x)| *x != k)
+                        .map(|(x, _)| x)
+                        .collect();
+                    if let Some(f) = m.fields.get_mut(&k) {
+                        let next = f
+                            .alts
+                            .iter()
+                            .find(|x| !names.contains(x) && !claimed.contains(x))
+                            .cloned();
+                        match next {
+                            Some(x) => f.rename(&x),
+                            None if !old.is_empty() && !claimed.contains(&&old) => f.rename(&old),
+                            None => f.json = String::new(),
+                        }
+                    }
                 }
             }
             for f in m.fields.values_mut() {
@@ -738,6 +1100,26 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
                 if always.contains(&f.json) {
                     f.always = true;
                 }
+            }
+        });
+    }
+    for (k, root) in &mut roots {
+        let at = format!("{} {}", k.0, k.1);
+        visit_all(root, &mut |m| {
+            for f in m.fields.values_mut() {
+                if f.zero_shown.contains(&f.json) && !f.always {
+                    f.ptr = true;
+                }
+            }
+            let gone: Vec<u32> = m
+                .fields
+                .iter()
+                .filter(|(_, f)| f.unnamed())
+                .map(|(n, _)| *n)
+                .collect();
+            for n in gone {
+                rep.unnamed.push(format!("{at}: field {n}"));
+                m.fields.remove(&n);
             }
         });
     }

@@ -18,8 +18,9 @@
 //! ```
 //!
 //! Field types: `string bytes bool int time microtime duration intorstring
-//! quantity raw strings` (raw: RawExtension/FieldsV1 JSON bytes; strings: a
-//! message of one repeated string shown as a list), `T<n>` (a
+//! quantity raw strings fieldtrie` (raw: RawExtension/FieldsV1 JSON bytes;
+//! strings: a message of one repeated string shown as a list; fieldtrie:
+//! 1.15's recursive managed-fields `Fields`), `T<n>` (a
 //! message), `map:<type>`; `[]` marks a repeated field; flags `inline`,
 //! `ptr` (print even when zero), `always` (no omitempty: print zero values,
 //! `null` when absent).
@@ -44,6 +45,10 @@ pub enum Ty {
     /// A message holding only `repeated string` field 1, shown as a list
     /// (authentication's `ExtraValue`).
     StringList,
+    /// Kubernetes 1.15's managed-fields trie `metav1.Fields`: a message of
+    /// `map<string, Fields>` (field 1) printed as nested objects whose
+    /// leaves are `null`.
+    FieldTrie,
     /// A message type, by index into [`Schema::types`].
     Msg(usize),
     /// `map<string, T>`.
@@ -109,6 +114,7 @@ fn type_name(t: &Ty) -> String {
         Ty::Quantity => "quantity".into(),
         Ty::Raw => "raw".into(),
         Ty::StringList => "strings".into(),
+        Ty::FieldTrie => "fieldtrie".into(),
         Ty::Msg(i) => format!("T{i}"),
         Ty::Map(v) => format!("map:{}", type_name(v)),
     }
@@ -127,6 +133,7 @@ fn parse_type(s: &str) -> Option<Ty> {
         "quantity" => Ty::Quantity,
         "raw" => Ty::Raw,
         "strings" => Ty::StringList,
+        "fieldtrie" => Ty::FieldTrie,
         _ => {
             if let Some(v) = s.strip_prefix("map:") {
                 Ty::Map(Box::new(parse_type(v)?))
