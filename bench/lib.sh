@@ -11,6 +11,16 @@ build_release_and_gendb() {
   (cd "$dir/src/gendb" && GO111MODULE=off GOPATH="/usr/share/gocode:$dir" GOCACHE="$dir/gocache" go build -o "$dir/gendb" .)
 }
 
+# The bench db run.sh generates for $1 GB, or exit 2 naming how to make it:
+# sets $db.
+require_bench_db() {
+  db="$dir/etcd-${1}g.db"
+  if [ ! -f "$db" ]; then
+    echo "error: $db is missing: make it with BENCH_GB=$1 bash bench/run.sh" >&2
+    exit 2
+  fi
+}
+
 # The keyspace bench db (1 M keys, 5 M revisions), made once: sets $db.
 keyspace_db() {
   db="$dir/keyspace-1m-5m.db"
@@ -40,4 +50,11 @@ wal_bench_data() {
     kill -TERM $pid; wait $pid || true
     touch "$wal_data/done"
   fi
+}
+
+# Time one command (measure.py) into $results, one JSON line tagged "case".
+m() { # CASE COMMAND...
+  local c=$1
+  shift
+  python3 "$repo/bench/measure.py" "$@" | sed "s/^{/{\"case\": \"$c\",/" >> "$results"
 }

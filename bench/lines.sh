@@ -9,6 +9,9 @@
 #   get "" --prefix --keys-only  vs  etcd-dump-db iterate-bucket key (3.6.8),
 #                        same db
 #   bash bench/lines.sh          (BENCH_DIR, BENCH_RUNS as for run.sh)
+# BENCH_BEFORE=path/to/older/etcd-rescue also times that binary's `check` in
+# the same run and prints the ratio (a change's speed-up, measured beside
+# the anchors).
 # The 4 GB db is made by bench/run.sh (and reused); this script never
 # regenerates it. etcd-dump-db opens its db read-write (bbolt writes a
 # freelist into a file that has none), so it runs on one copy, opened once
@@ -16,11 +19,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 . "$repo/bench/lib.sh"
-db="$dir/etcd-4g.db"
-if [ ! -f "$db" ]; then
-  echo "error: $db is missing: make it with bash bench/run.sh (BENCH_GB=4)" >&2
-  exit 2
-fi
+require_bench_db 4
 (cd "$repo" && cargo build --release -q)
 if [ ! -x "$dir/refcheck" ]; then
   mkdir -p "$dir/src/refcheck"
@@ -46,14 +45,10 @@ walcopy="$dir/walcopy"
 rm -rf "$walcopy" && cp -a "$wal" "$walcopy"
 results="$dir/lines.jsonl"
 : > "$results"
-m() { # CASE COMMAND...
-  local c=$1
-  shift
-  python3 "$repo/bench/measure.py" "$@" | sed "s/^{/{\"case\": \"$c\",/" >> "$results"
-}
 for _ in $(seq "$runs"); do
   cat "$db" > /dev/null
   m ours-check "$bin" check "$db"
+  if [ -n "${BENCH_BEFORE:-}" ]; then m before-check "$BENCH_BEFORE" check "$db"; fi
   m bbolt-check "$bbolt" check "$db"
   m refcheck "$dir/refcheck" "$db"
   m ours-status "$bin" snapshot status "$db"
@@ -69,7 +64,8 @@ python3 - "$results" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def med(c, k="seconds"): return statistics.median(r[k] for r in rows if r["case"] == c)
-for ours, theirs, what in [("ours-check", "bbolt-check", "check vs bbolt check (1.4.3)"),
+before = [("ours-check", "before-check", "check vs the BENCH_BEFORE binary's check")] if any(r["case"] == "before-check" for r in rows) else []
+for ours, theirs, what in before + [("ours-check", "bbolt-check", "check vs bbolt check (1.4.3)"),
                            ("ours-check", "refcheck", "check vs bbolt 1.3.6 tx.Check"),
                            ("ours-status", "etcdutl-status", "snapshot status vs etcdutl 3.6"),
                            ("ours-wal", "dump-logs", "wal dump vs etcd-dump-logs 3.6"),

@@ -17,6 +17,7 @@ pub mod k8s;
 pub mod mmap;
 pub mod mvcc;
 pub mod ops;
+pub mod progress;
 pub mod proto;
 pub mod snap;
 pub mod wal;

@@ -4,67 +4,47 @@
 
 mod common;
 
-use etcd_rescue::bolt::cursor::{top_level_buckets, BucketCursor};
-use etcd_rescue::bolt::writer::{write_db, BucketData, WriteOptions};
-use etcd_rescue::bolt::BoltFile;
+use common::bolt_edit::{bucket, dump, rev_text, write_to, Buckets};
 use etcd_rescue::etcd::kv::KeyValue;
 use etcd_rescue::etcd::revision::RevisionKey;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
 
-type Buckets = Vec<(Vec<u8>, BucketData)>;
-
-fn dump(bytes: &[u8]) -> Buckets {
-    let f = BoltFile::new(bytes).unwrap();
-    let m = f.best_meta().unwrap();
-    let (roots, damage) = top_level_buckets(&f, m);
-    assert!(damage.is_empty());
-    roots
-        .into_iter()
-        .map(|(n, r)| {
-            let pairs = BucketCursor::new(&f, r.unwrap(), m.pgid)
-                .map(|i| {
-                    let i = i.unwrap();
-                    (i.key.to_vec(), i.value.to_vec())
-                })
-                .collect();
-            (
-                n.to_vec(),
-                BucketData {
-                    pairs,
-                    ..Default::default()
-                },
-            )
-        })
-        .collect()
-}
-
-fn bucket<'a>(b: &'a mut Buckets, name: &[u8]) -> &'a mut Vec<(Vec<u8>, Vec<u8>)> {
-    &mut b.iter_mut().find(|(n, _)| n == name).unwrap().1.pairs
-}
-
 fn write(dir: &Path, name: &str, b: &Buckets) -> std::path::PathBuf {
     let p = dir.join(name);
-    std::fs::write(&p, write_db(b, WriteOptions::default()).unwrap()).unwrap();
+    write_to(&p, b);
     p
 }
 
-fn diff(a: &Path, b: &Path) -> (i32, Value) {
+fn diff_args(a: &Path, b: &Path, extra: &[&str]) -> (i32, Value) {
     let o = Command::new(env!("CARGO_BIN_EXE_etcd-rescue"))
         .arg("diff")
         .arg(a)
         .arg(b)
         .args(["-o", "json"])
+        .args(extra)
         .output()
         .unwrap();
     let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
     (o.status.code().unwrap(), v)
 }
 
-fn rev_text(k: &[u8]) -> String {
-    let r = RevisionKey::parse(k).unwrap();
-    format!("{}_{}{}", r.main, r.sub, if r.tombstone { "t" } else { "" })
+/// `diff` (revision ranges), checked against `diff --merge-walk`: the
+/// same answer but for the method.
+fn diff(a: &Path, b: &Path) -> (i32, Value) {
+    let (code, mut v) = diff_args(a, b, &[]);
+    let (rcode, mut rv) = diff_args(a, b, &["--merge-walk"]);
+    assert_eq!(code, rcode);
+    if let (Some(m), Some(rm)) = (v.get_mut("method"), rv.get_mut("method")) {
+        assert_eq!(rm["kind"], "merge_walk");
+        assert_eq!(m["kind"], "ranges", "{m}");
+        assert!(m["ranges"].as_u64() > Some(1), "{m}");
+        *m = Value::Null;
+        *rm = Value::Null;
+    }
+    assert_eq!(v, rv, "ranges vs merge walk");
+    (code, v)
 }
 
 #[test]

@@ -65,26 +65,16 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
 /// only shrinks). Issue 12 tracks them.
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
     ("admissionregistration.k8s.io/v1alpha1 ValidatingAdmissionPolicy", "v1.26.0: .spec.variables: missing from ours: an empty list the release printed as null, which the wire cannot tell from absent"),
-    ("apps/v1 DaemonSet", "v1.23.0: .spec.template.spec.setHostnameAsFQDN: missing from ours: a zero pointer bool the test data cannot tell apart"),
     ("apps/v1 StatefulSet", "v1.21.0: .status.availableReplicas: only in ours (0): omitempty differs between releases (the wire cannot tell)"),
     ("apps/v1beta1 StatefulSet", "v1.21.0: .status.availableReplicas: only in ours (0): omitempty differs between releases (the wire cannot tell)"),
-    ("apps/v1beta2 DaemonSet", "v1.23.0: .spec.template.spec.setHostnameAsFQDN: missing from ours: a zero pointer bool the test data cannot tell apart"),
     ("apps/v1beta2 StatefulSet", "v1.21.0: .status.availableReplicas: only in ours (0): omitempty differs between releases (the wire cannot tell)"),
-    ("batch/v1 Job", "v1.20.0: .spec.template.spec.volumes[0].ephemeral.x-unknown-field-2: a field only ever zero in the test data, never named"),
     ("batch/v1 JobTemplate", "v1.23.0: .template.spec.template.spec.volumes[0].nfs.x-unknown-field-3: a field only ever zero in the test data, never named"),
     ("batch/v2alpha1 CronJob", "v1.23.0: .spec.jobTemplate.spec.template.spec.volumes[0].awsElasticBlockStore.x-unknown-field-4: a field only ever zero in the test data, never named"),
-    ("batch/v2alpha1 JobTemplate", "v1.23.0: .template.spec.template.spec.volumes[0].persistentVolumeClaim.x-unknown-field-2: a field only ever zero in the test data, never named"),
-    ("extensions/v1beta1 DaemonSet", "v1.23.0: .spec.template.spec.setHostnameAsFQDN: missing from ours: a zero pointer bool the test data cannot tell apart"),
     ("extensions/v1beta1 Ingress", "v1.17.0: .spec.rules[0].http.paths[0].pathType: only in ours (null): omitempty differs between releases (the wire cannot tell)"),
     ("networking.k8s.io/v1 IngressClass", "v1.20.0: .spec.parameters.scope: only in ours (null): omitempty differs between releases (the wire cannot tell)"),
     ("networking.k8s.io/v1beta1 Ingress", "v1.17.0: .spec.rules[0].http.paths[0].pathType: only in ours (null): omitempty differs between releases (the wire cannot tell)"),
     ("networking.k8s.io/v1beta1 IngressClass", "v1.20.0: .spec.parameters.scope: only in ours (null): omitempty differs between releases (the wire cannot tell)"),
     ("resource.k8s.io/v1alpha3 ResourceClaim", "v1.31.0: .status.allocation.devices.results[0].adminAccess: missing from ours: a zero pointer bool the test data cannot tell apart"),
-    ("settings.k8s.io/v1alpha1 PodPreset", "v1.19.0: .spec.volumes[0].glusterfs.x-unknown-field-3: a field only ever zero in the test data, never named"),
-    ("v1 EphemeralContainers", "v1.21.0: .ephemeralContainers[0].ports[0].x-unknown-field-4: a field only ever zero in the test data, never named"),
-    ("v1 Pod", "v1.36.0: .spec.hostUsers: missing from ours: a zero pointer bool the test data cannot tell apart"),
-    ("v1 PodTemplate", "v1.20.0: .template.spec.volumes[0].ephemeral.x-unknown-field-2: a field only ever zero in the test data, never named"),
-    ("v1 ReplicationController", "v1.20.0: .spec.template.spec.volumes[0].ephemeral.x-unknown-field-2: a field only ever zero in the test data, never named"),
 ];
 
 #[test]

@@ -7,7 +7,7 @@
 //!
 //! In CI a small seeded sample runs (3 kill points per line). The full run
 //! (the README's table) is the same test with `REPLAY_DIFF_KILLS=100
-//! REPLAY_DIFF_OPS=1500` (and `REPLAY_DIFF_SEED`), run under `nice -n 10`.
+//! REPLAY_DIFF_OPS=1200` (and `REPLAY_DIFF_SEED`), run under `nice -n 10`.
 
 mod common;
 use common::oracle::{oracle, LINES};

@@ -265,6 +265,12 @@ fn walk_with<V: ItemVisitor>(
     let mut findings = Findings::default();
     let meta = file.best_meta().cloned();
     let hwm = meta.as_ref().map_or(0, |m| m.pgid);
+    let _bar = crate::progress::start(
+        "walking the tree",
+        hwm.min(file_pages),
+        crate::progress::Unit::Pages,
+        file.data.len() as u64,
+    );
     let mut roles = vec![PageRole::Unknown; file_pages as usize];
     let limit = file.addressable_pages(hwm);
     for (i, r) in roles.iter_mut().enumerate() {
@@ -841,6 +847,7 @@ impl<'a, V: ItemVisitor> Walker<'_, 'a, V> {
             depth: 1,
         }];
         while let Some(v) = stack.pop() {
+            crate::progress::tick(1);
             let Some(node) = self.claim(bucket, v.id, v.parent, (v.lower, v.upper)) else {
                 continue;
             };

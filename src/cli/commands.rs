@@ -4,7 +4,7 @@ use super::{resolve, Failure};
 use etcd_rescue::bolt::walk::PageRole;
 use etcd_rescue::ops::open::OpenDb;
 use etcd_rescue::ops::render::{self, Format};
-use etcd_rescue::ops::write::write_new_file;
+use etcd_rescue::ops::write::{ensure_room, on_disk, stage_new_file_with};
 use etcd_rescue::ops::{bolt_views, check, exit, map};
 use std::io::Write;
 use std::path::Path;
@@ -49,8 +49,15 @@ pub fn inspect(path: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Fai
     Ok(exit::OK)
 }
 
-pub fn diff(a: &Path, b: &Path, fmt: Format, out: &mut dyn Write) -> Result<i32, Failure> {
-    let r = etcd_rescue::ops::diff::diff(&resolve(a)?, &resolve(b)?)?;
+pub fn diff(
+    a: &Path,
+    b: &Path,
+    merge_walk: bool,
+    fmt: Format,
+    out: &mut dyn Write,
+) -> Result<i32, Failure> {
+    let opts = etcd_rescue::ops::diff::DiffOptions { merge_walk };
+    let r = etcd_rescue::ops::diff::diff_with(&resolve(a)?, &resolve(b)?, opts)?;
     // File-level damage of either copy (metas, length, root, freelist) is
     // said on stderr and makes the answer one met with damage.
     let mut damaged = exit::OK;
@@ -175,6 +182,9 @@ pub fn bolt_map(
     let name = db.name();
     let bolt = db.bolt()?;
     let m = map::build(&bolt, &name, &c);
+    // Both pictures are written under temp names before either is renamed
+    // to its own, each refused up front when its file system has no room.
+    let mut staged = Vec::new();
     for (dest, what) in [(svg, "SVG"), (html, "HTML")] {
         let Some(dest) = dest else { continue };
         let picture = if what == "SVG" {
@@ -182,7 +192,14 @@ pub fn bolt_map(
         } else {
             etcd_rescue::ops::map_html::html(&bolt, &m)
         };
-        write_new_file(dest, picture.as_bytes(), force)?;
+        let (s, ()) = stage_new_file_with(dest, force, |f| {
+            ensure_room(dest, on_disk(picture.len() as u64))?;
+            f.write_all(picture.as_bytes())
+        })?;
+        staged.push((s, dest, what));
+    }
+    for (s, dest, what) in staged {
+        s.commit()?;
         writeln!(
             out,
             "wrote {} ({what}): {} pages ({} damaged, {} cut off, {} missing, {} orphaned, {} unreachable, {} free)",
@@ -224,15 +241,13 @@ pub fn repair(
         .into());
     }
     let report =
-        etcd_rescue::ops::repair::repair(&input, dest, force, opts).map_err(|e| Failure {
-            code: exit::UNUSABLE,
-            message: e.to_string(),
+        etcd_rescue::ops::repair::repair(&input, dest, force, opts, report_path).map_err(|e| {
+            Failure {
+                code: exit::UNUSABLE,
+                message: e.to_string(),
+            }
         })?;
     etcd_rescue::ops::repair::render_text(&report, out)?;
-    if let Some(p) = report_path {
-        let json = serde_json::to_vec_pretty(&report).map_err(std::io::Error::other)?;
-        etcd_rescue::ops::write::write_new_file(p, &json, true)?;
-    }
     if !report.complete {
         eprintln!(
             "etcd-rescue: damage: not everything could be recovered from {} (the report says what was lost)",

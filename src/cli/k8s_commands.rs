@@ -339,11 +339,28 @@ fn table_rows(
     let mut rows = vec![headers];
     for ob in objects {
         let mut r = vec![];
+        // Namespace and name from the key where the object does not name
+        // them (a value that decoded only in part), as the apiserver
+        // serves them from the key.
+        let from_key = etcd_rescue::k8s::resources::key_parts(&ob.key, res);
         if all {
-            r.push(ob.namespace().unwrap_or_default());
+            r.push(ob.namespace().unwrap_or_else(|| {
+                from_key
+                    .and_then(|(ns, _)| ns)
+                    .unwrap_or_default()
+                    .to_string()
+            }));
         }
         let mut cells = match &ob.object {
-            Some(o) => columns::cells(&res.group, &res.kind, o, now),
+            Some(o) => {
+                let mut c = columns::cells(&res.group, &res.kind, o, now);
+                if let (Some(i), Some((_, name))) = (name_at, from_key) {
+                    if let Some(cell) = c.get_mut(i).filter(|c| c.is_empty()) {
+                        *cell = name.to_string();
+                    }
+                }
+                c
+            }
             // Undecodable: the name where kubectl has one, the rest unknown.
             None => kind_headers
                 .iter()

@@ -90,6 +90,9 @@ Exit codes: 0 identical (member-specific meta aside), 1 different or damaged (sa
     Diff {
         a: PathBuf,
         b: PathBuf,
+        /// Compare the key buckets by one merge walk on one core (default: revision ranges compared in parallel, only the ranges that differ walked record by record; the answer is the same).
+        #[arg(long)]
+        merge_walk: bool,
         #[command(flatten)]
         out: OutputArg,
     },
@@ -611,6 +614,8 @@ pub fn run() -> i32 {
         }
     };
     ALLOW_LIVE.store(cli.allow_live, std::sync::atomic::Ordering::Relaxed);
+    // Progress bars only for a person watching stderr.
+    etcd_rescue::progress::enable(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let stdout = std::io::stdout();
     let mut out = output::Held::new(std::io::BufWriter::new(stdout.lock()));
     let r = dispatch(cli.command, &mut out);
@@ -661,7 +666,12 @@ fn dispatch(cmd: Command, out: &mut dyn Write) -> Result<i32, Failure> {
             out: o,
         } => commands::check(&path, version.etcd_version, o.output, out),
         Command::Inspect { path, out: o } => commands::inspect(&path, o.output, out),
-        Command::Diff { a, b, out: o } => commands::diff(&a, &b, o.output, out),
+        Command::Diff {
+            a,
+            b,
+            merge_walk,
+            out: o,
+        } => commands::diff(&a, &b, merge_walk, o.output, out),
         Command::Get(args) => keyspace_commands::get(&args, out),
         Command::History {
             path,

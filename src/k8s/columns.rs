@@ -80,13 +80,153 @@ pub fn headers(group: &str, kind: &str) -> Vec<&'static str> {
         }
         ("coordination.k8s.io", "Lease") => &["NAME", "HOLDER", "AGE"],
         ("", "Endpoints") => &["NAME", "ENDPOINTS", "AGE"],
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => &["NAME", "CREATED AT"],
-        _ => &["NAME", "AGE"],
+        _ => match more_headers(group, kind) {
+            Some(h) => h,
+            // Kinds without a printer: the apiserver's default table.
+            None => &["NAME", "CREATED AT"],
+        },
     };
     h.to_vec()
 }
 
+/// The headers of the kinds beyond the common ones, as kube-apiserver's
+/// table convertors (and kube-aggregator's, for APIService) name them.
+fn more_headers(group: &str, kind: &str) -> Option<&'static [&'static str]> {
+    Some(match (group, kind) {
+        ("", "PodTemplate") => &["NAME", "CONTAINERS", "IMAGES", "POD LABELS"],
+        ("", "ResourceQuota") => &["NAME", "REQUEST", "LIMIT", "AGE"],
+        ("policy", "PodDisruptionBudget") => &[
+            "NAME",
+            "MIN AVAILABLE",
+            "MAX UNAVAILABLE",
+            "ALLOWED DISRUPTIONS",
+            "AGE",
+        ],
+        ("policy", "PodSecurityPolicy") => &[
+            "NAME",
+            "PRIV",
+            "CAPS",
+            "SELINUX",
+            "RUNASUSER",
+            "FSGROUP",
+            "SUPGROUP",
+            "READONLYROOTFS",
+            "VOLUMES",
+        ],
+        ("networking.k8s.io", "IngressClass") => &["NAME", "CONTROLLER", "PARAMETERS", "AGE"],
+        ("networking.k8s.io", "NetworkPolicy") => &["NAME", "POD-SELECTOR", "AGE"],
+        ("networking.k8s.io", "ServiceCIDR") => &["NAME", "CIDRS", "AGE"],
+        ("networking.k8s.io", "IPAddress") => &["NAME", "PARENTREF"],
+        ("networking.k8s.io", "ClusterCIDR") => &["NAME", "PERNODEHOSTBITS", "IPV4", "IPV6", "AGE"],
+        ("autoscaling", "HorizontalPodAutoscaler") => &[
+            "NAME",
+            "REFERENCE",
+            "TARGETS",
+            "MINPODS",
+            "MAXPODS",
+            "REPLICAS",
+            "AGE",
+        ],
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            &["NAME", "ROLE", "AGE"]
+        }
+        ("certificates.k8s.io", "CertificateSigningRequest") => &[
+            "NAME",
+            "AGE",
+            "SIGNERNAME",
+            "REQUESTOR",
+            "REQUESTEDDURATION",
+            "CONDITION",
+        ],
+        ("certificates.k8s.io", "ClusterTrustBundle") => &["NAME", "SIGNERNAME"],
+        ("coordination.k8s.io", "LeaseCandidate") => &[
+            "NAME",
+            "LEASENAME",
+            "BINARYVERSION",
+            "EMULATIONVERSION",
+            "AGE",
+        ],
+        ("storage.k8s.io", "StorageClass") => &[
+            "NAME",
+            "PROVISIONER",
+            "RECLAIMPOLICY",
+            "VOLUMEBINDINGMODE",
+            "ALLOWVOLUMEEXPANSION",
+            "AGE",
+        ],
+        ("storage.k8s.io", "VolumeAttributesClass") => &["NAME", "DRIVERNAME", "AGE"],
+        ("storage.k8s.io", "VolumeAttachment") => {
+            &["NAME", "ATTACHER", "PV", "NODE", "ATTACHED", "AGE"]
+        }
+        ("storage.k8s.io", "CSINode") => &["NAME", "DRIVERS", "AGE"],
+        ("storage.k8s.io", "CSIDriver") => &[
+            "NAME",
+            "ATTACHREQUIRED",
+            "PODINFOONMOUNT",
+            "STORAGECAPACITY",
+            "TOKENREQUESTS",
+            "REQUIRESREPUBLISH",
+            "MODES",
+            "AGE",
+        ],
+        ("storage.k8s.io", "CSIStorageCapacity") => &["NAME", "STORAGECLASSNAME", "CAPACITY"],
+        ("apps", "ControllerRevision") => &["NAME", "CONTROLLER", "REVISION", "AGE"],
+        ("scheduling.k8s.io", "PriorityClass") => &["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE"],
+        ("node.k8s.io", "RuntimeClass") => &["NAME", "HANDLER", "AGE"],
+        ("discovery.k8s.io", "EndpointSlice") => {
+            &["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
+        }
+        (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
+        ) => &["NAME", "WEBHOOKS", "AGE"],
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
+            &["NAME", "VALIDATIONS", "PARAMKIND", "AGE"]
+        }
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy") => {
+            &["NAME", "MUTATIONS", "PARAMKIND", "AGE"]
+        }
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingAdmissionPolicyBinding" | "MutatingAdmissionPolicyBinding",
+        ) => &["NAME", "POLICYNAME", "PARAMREF", "AGE"],
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema") => &[
+            "NAME",
+            "PRIORITYLEVEL",
+            "MATCHINGPRECEDENCE",
+            "DISTINGUISHERMETHOD",
+            "AGE",
+            "MISSINGPL",
+        ],
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => &[
+            "NAME",
+            "TYPE",
+            "NOMINALCONCURRENCYSHARES",
+            "QUEUES",
+            "HANDSIZE",
+            "QUEUELENGTHLIMIT",
+            "AGE",
+        ],
+        ("internal.apiserver.k8s.io", "StorageVersion") => {
+            &["NAME", "COMMONENCODINGVERSION", "STORAGEVERSIONS", "AGE"]
+        }
+        ("storagemigration.k8s.io", "StorageVersionMigration") => &["NAME", "RESOURCE"],
+        ("resource.k8s.io", "DeviceClass" | "ResourceClaimTemplate") => &["NAME", "AGE"],
+        ("resource.k8s.io", "ResourceClaim") => &["NAME", "STATE", "AGE"],
+        ("resource.k8s.io", "ResourceSlice") => &["NAME", "NODE", "DRIVER", "POOL", "AGE"],
+        ("resource.k8s.io", "ResourceClass") => &["NAME", "DRIVERNAME", "AGE"],
+        ("resource.k8s.io", "PodSchedulingContext" | "PodScheduling") => {
+            &["NAME", "SELECTEDNODE", "AGE"]
+        }
+        ("apiregistration.k8s.io", "APIService") => &["NAME", "SERVICE", "AVAILABLE", "AGE"],
+        _ => return None,
+    })
+}
+
 fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    if path.is_empty() {
+        return Some(v);
+    }
     path.split('.').try_fold(v, |v, k| v.get(k))
 }
 
@@ -301,10 +441,490 @@ pub fn cells(group: &str, kind: &str, o: &Value, now: i64) -> Vec<String> {
             vec![name, s(o, "spec.holderIdentity"), age]
         }
         ("", "Endpoints") => vec![name, or_none(endpoints(o)), age],
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-            vec![name, s(o, "metadata.creationTimestamp")]
+        _ => match more_cells(group, kind, o, now) {
+            Some(mut c) => {
+                c.insert(0, name);
+                c
+            }
+            None => vec![name, s(o, "metadata.creationTimestamp")],
+        },
+    }
+}
+
+/// `true`/`false` as a Go bool cell prints; `default` when unset.
+fn b(v: &Value, path: &str, default: bool) -> String {
+    get(v, path)
+        .and_then(Value::as_bool)
+        .unwrap_or(default)
+        .to_string()
+}
+
+/// A number or a string (an IntOrString, a quantity) as text, or `or`.
+fn text(v: &Value, path: &str, or: &str) -> String {
+    match get(v, path) {
+        Some(Value::String(x)) => x.clone(),
+        Some(Value::Number(x)) => x.to_string(),
+        Some(Value::Bool(x)) => x.to_string(),
+        _ => or.to_string(),
+    }
+}
+
+fn strings(v: &Value, path: &str) -> Vec<String> {
+    arr(v, path)
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect()
+}
+
+/// Up to three items, then ` + N more...`; `<unset>` for none.
+fn at_most_three(list: Vec<String>) -> String {
+    if list.is_empty() {
+        return "<unset>".into();
+    }
+    if list.len() > 3 {
+        return format!("{} + {} more...", list[..3].join(","), list.len() - 3);
+    }
+    list.join(",")
+}
+
+/// The cells after NAME of the kinds `more_headers` names.
+fn more_cells(group: &str, kind: &str, o: &Value, now: i64) -> Option<Vec<String>> {
+    let age = age_of(o, "metadata.creationTimestamp", now);
+    let names_images = |path: &str| {
+        let cs = arr(o, path);
+        let join = |f: &str| cs.iter().map(|c| s(c, f)).collect::<Vec<_>>().join(",");
+        (join("name"), join("image"))
+    };
+    let param_ref = || match get(o, "spec.paramRef") {
+        Some(p) if p.is_object() => {
+            let (ns, name) = (s(p, "namespace"), s(p, "name"));
+            if !name.is_empty() {
+                if ns.is_empty() {
+                    format!("*/{name}")
+                } else {
+                    format!("{ns}/{name}")
+                }
+            } else if get(p, "selector").is_some_and(Value::is_object) {
+                selector(get(p, "selector"))
+            } else {
+                "<unset>".into()
+            }
         }
-        _ => vec![name, age],
+        _ => "<unset>".into(),
+    };
+    let param_kind = || match get(o, "spec.paramKind") {
+        Some(p) if p.is_object() => format!("{}/{}", s(p, "apiVersion"), s(p, "kind")),
+        _ => "<unset>".into(),
+    };
+    Some(match (group, kind) {
+        ("", "PodTemplate") => {
+            let (c, i) = names_images("template.spec.containers");
+            vec![c, i, or_none(labels(get(o, "template.metadata.labels")))]
+        }
+        ("", "ResourceQuota") => {
+            let (req, lim) = quota(o);
+            vec![req, lim, age]
+        }
+        ("policy", "PodDisruptionBudget") => vec![
+            text(o, "spec.minAvailable", "N/A"),
+            text(o, "spec.maxUnavailable", "N/A"),
+            n(o, "status.disruptionsAllowed").to_string(),
+            age,
+        ],
+        ("policy", "PodSecurityPolicy") => vec![
+            b(o, "spec.privileged", false),
+            or_none(strings(o, "spec.allowedCapabilities").join(",")),
+            s(o, "spec.seLinux.rule"),
+            s(o, "spec.runAsUser.rule"),
+            s(o, "spec.fsGroup.rule"),
+            s(o, "spec.supplementalGroups.rule"),
+            b(o, "spec.readOnlyRootFilesystem", false),
+            strings(o, "spec.volumes").join(","),
+        ],
+        ("networking.k8s.io", "IngressClass") => {
+            let params = match get(o, "spec.parameters") {
+                Some(p) if p.is_object() => {
+                    let group = match s(p, "apiGroup") {
+                        g if g.is_empty() => String::new(),
+                        g => format!(".{g}"),
+                    };
+                    format!("{}{group}/{}", s(p, "kind"), s(p, "name"))
+                }
+                _ => "<none>".into(),
+            };
+            vec![s(o, "spec.controller"), params, age]
+        }
+        ("networking.k8s.io", "NetworkPolicy") => {
+            vec![or_none(selector(get(o, "spec.podSelector"))), age]
+        }
+        ("networking.k8s.io", "ServiceCIDR") => vec![strings(o, "spec.cidrs").join(","), age],
+        ("networking.k8s.io", "IPAddress") => vec![match get(o, "spec.parentRef") {
+            Some(p) if p.is_object() => {
+                let mut r = s(p, "resource");
+                if !s(p, "group").is_empty() {
+                    r = format!("{r}.{}", s(p, "group"));
+                }
+                r = r.to_lowercase();
+                if !s(p, "namespace").is_empty() {
+                    r = format!("{r}/{}", s(p, "namespace"));
+                }
+                format!("{r}/{}", s(p, "name"))
+            }
+            _ => "<none>".into(),
+        }],
+        ("networking.k8s.io", "ClusterCIDR") => vec![
+            n(o, "spec.perNodeHostBits").to_string(),
+            s(o, "spec.ipv4"),
+            s(o, "spec.ipv6"),
+            age,
+        ],
+        ("autoscaling", "HorizontalPodAutoscaler") => vec![
+            format!(
+                "{}/{}",
+                s(o, "spec.scaleTargetRef.kind"),
+                s(o, "spec.scaleTargetRef.name")
+            ),
+            hpa_targets(o),
+            text(o, "spec.minReplicas", "<unset>"),
+            n(o, "spec.maxReplicas").to_string(),
+            n(o, "status.currentReplicas").to_string(),
+            age,
+        ],
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => vec![
+            format!("{}/{}", s(o, "roleRef.kind"), s(o, "roleRef.name")),
+            age,
+        ],
+        ("certificates.k8s.io", "CertificateSigningRequest") => vec![
+            age,
+            or_none(s(o, "spec.signerName")),
+            s(o, "spec.username"),
+            match get(o, "spec.expirationSeconds").and_then(Value::as_i64) {
+                Some(x) => kubectl_duration(x),
+                None => "<none>".into(),
+            },
+            csr_condition(o),
+        ],
+        ("certificates.k8s.io", "ClusterTrustBundle") => vec![or_none(s(o, "spec.signerName"))],
+        ("coordination.k8s.io", "LeaseCandidate") => vec![
+            s(o, "spec.leaseName"),
+            s(o, "spec.binaryVersion"),
+            s(o, "spec.emulationVersion"),
+            age,
+        ],
+        ("storage.k8s.io", "StorageClass") => vec![
+            s(o, "provisioner"),
+            text(o, "reclaimPolicy", "Delete"),
+            text(o, "volumeBindingMode", "Immediate"),
+            b(o, "allowVolumeExpansion", false),
+            age,
+        ],
+        ("storage.k8s.io", "VolumeAttributesClass") => vec![s(o, "driverName"), age],
+        ("storage.k8s.io", "VolumeAttachment") => vec![
+            s(o, "spec.attacher"),
+            s(o, "spec.source.persistentVolumeName"),
+            s(o, "spec.nodeName"),
+            b(o, "status.attached", false),
+            age,
+        ],
+        ("storage.k8s.io", "CSINode") => vec![arr(o, "spec.drivers").len().to_string(), age],
+        ("storage.k8s.io", "CSIDriver") => vec![
+            b(o, "spec.attachRequired", true),
+            b(o, "spec.podInfoOnMount", false),
+            b(o, "spec.storageCapacity", false),
+            match get(o, "spec.tokenRequests") {
+                Some(Value::Array(t)) => t
+                    .iter()
+                    .map(|t| s(t, "audience"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => "<unset>".into(),
+            },
+            b(o, "spec.requiresRepublish", false),
+            or_none(strings(o, "spec.volumeLifecycleModes").join(",")),
+            age,
+        ],
+        ("storage.k8s.io", "CSIStorageCapacity") => {
+            vec![s(o, "storageClassName"), text(o, "capacity", "<unset>")]
+        }
+        ("apps", "ControllerRevision") => vec![controller_of(o), text(o, "revision", "0"), age],
+        ("scheduling.k8s.io", "PriorityClass") => {
+            vec![n(o, "value").to_string(), b(o, "globalDefault", false), age]
+        }
+        ("node.k8s.io", "RuntimeClass") => vec![s(o, "handler"), age],
+        ("discovery.k8s.io", "EndpointSlice") => vec![
+            s(o, "addressType"),
+            at_most_three(
+                arr(o, "ports")
+                    .iter()
+                    .map(|p| match (get(p, "port"), get(p, "name")) {
+                        (Some(Value::Number(x)), _) => x.to_string(),
+                        (_, Some(Value::String(x))) => x.clone(),
+                        _ => "*".into(),
+                    })
+                    .collect(),
+            ),
+            at_most_three(
+                arr(o, "endpoints")
+                    .iter()
+                    .flat_map(|e| strings(e, "addresses"))
+                    .collect(),
+            ),
+            age,
+        ],
+        (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
+        ) => vec![arr(o, "webhooks").len().to_string(), age],
+        ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => vec![
+            arr(o, "spec.validations").len().to_string(),
+            param_kind(),
+            age,
+        ],
+        ("admissionregistration.k8s.io", "MutatingAdmissionPolicy") => vec![
+            arr(o, "spec.mutations").len().to_string(),
+            param_kind(),
+            age,
+        ],
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingAdmissionPolicyBinding" | "MutatingAdmissionPolicyBinding",
+        ) => vec![s(o, "spec.policyName"), param_ref(), age],
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema") => vec![
+            s(o, "spec.priorityLevelConfiguration.name"),
+            n(o, "spec.matchingPrecedence").to_string(),
+            or_none(s(o, "spec.distinguisherMethod.type")),
+            age,
+            arr(o, "status.conditions")
+                .iter()
+                .find(|c| s(c, "type") == "Dangling")
+                .map_or_else(|| "?".to_string(), |c| s(c, "status")),
+        ],
+        ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration") => {
+            let none = || "<none>".to_string();
+            let limited = get(o, "spec.limited").filter(|l| l.is_object());
+            let queuing =
+                limited.and_then(|l| get(l, "limitResponse.queuing").filter(|q| q.is_object()));
+            vec![
+                s(o, "spec.type"),
+                limited.map_or_else(none, |l| {
+                    // Named assuredConcurrencyShares before v1beta3.
+                    let x = text(l, "nominalConcurrencyShares", "");
+                    if x.is_empty() {
+                        text(l, "assuredConcurrencyShares", "0")
+                    } else {
+                        x
+                    }
+                }),
+                queuing.map_or_else(none, |q| n(q, "queues").to_string()),
+                queuing.map_or_else(none, |q| n(q, "handSize").to_string()),
+                queuing.map_or_else(none, |q| n(q, "queueLengthLimit").to_string()),
+                age,
+            ]
+        }
+        ("internal.apiserver.k8s.io", "StorageVersion") => vec![
+            text(o, "status.commonEncodingVersion", "<unset>"),
+            at_most_three(
+                arr(o, "status.storageVersions")
+                    .iter()
+                    .map(|v| format!("{}={}", s(v, "apiServerID"), s(v, "encodingVersion")))
+                    .collect(),
+            ),
+            age,
+        ],
+        ("storagemigration.k8s.io", "StorageVersionMigration") => vec![format!(
+            "{}.{}.{}",
+            s(o, "spec.resource.resource"),
+            s(o, "spec.resource.version"),
+            s(o, "spec.resource.group")
+        )],
+        ("resource.k8s.io", "DeviceClass" | "ResourceClaimTemplate") => vec![age],
+        ("resource.k8s.io", "ResourceClaim") => vec![claim_state(o), age],
+        ("resource.k8s.io", "ResourceSlice") => vec![
+            s(o, "spec.nodeName"),
+            // The driver was `driverName` before v1beta1.
+            match s(o, "spec.driver") {
+                d if d.is_empty() => s(o, "driverName"),
+                d => d,
+            },
+            s(o, "spec.pool.name"),
+            age,
+        ],
+        ("resource.k8s.io", "ResourceClass") => vec![s(o, "driverName"), age],
+        ("resource.k8s.io", "PodSchedulingContext" | "PodScheduling") => {
+            vec![s(o, "spec.selectedNode"), age]
+        }
+        ("apiregistration.k8s.io", "APIService") => vec![
+            match get(o, "spec.service") {
+                Some(x) if x.is_object() => format!("{}/{}", s(x, "namespace"), s(x, "name")),
+                _ => "Local".into(),
+            },
+            match arr(o, "status.conditions")
+                .iter()
+                .find(|c| s(c, "type") == "Available")
+            {
+                Some(c) if s(c, "status") == "True" => "True".into(),
+                Some(c) => format!("{} ({})", s(c, "status"), s(c, "reason")),
+                None => "Unknown".into(),
+            },
+            age,
+        ],
+        _ => return None,
+    })
+}
+
+/// REQUEST and LIMIT of a quota: `name: used/hard`, by resource name,
+/// `limits.*` in LIMIT.
+fn quota(o: &Value) -> (String, String) {
+    let Some(Value::Object(hard)) = get(o, "status.hard") else {
+        return (String::new(), String::new());
+    };
+    let mut names: Vec<&String> = hard.keys().collect();
+    names.sort();
+    let (mut req, mut lim) = (Vec::new(), Vec::new());
+    for r in names {
+        let used = get(o, "status.used")
+            .and_then(|u| u.get(r.as_str()))
+            .and_then(Value::as_str)
+            .unwrap_or("0");
+        let cell = format!("{r}: {used}/{}", hard[r].as_str().unwrap_or_default());
+        if r.split('.').next() == Some("limits") && r.contains('.') {
+            lim.push(cell);
+        } else {
+            req.push(cell);
+        }
+    }
+    (req.join(", "), lim.join(", "))
+}
+
+fn csr_condition(o: &Value) -> String {
+    let has = |t: &str| {
+        arr(o, "status.conditions")
+            .iter()
+            .any(|c| s(c, "type") == t)
+    };
+    let mut st = if has("Denied") {
+        "Denied".to_string()
+    } else if has("Approved") {
+        "Approved".to_string()
+    } else {
+        "Pending".to_string()
+    };
+    if has("Failed") {
+        st.push_str(",Failed");
+    }
+    if !s(o, "status.certificate").is_empty() {
+        st.push_str(",Issued");
+    }
+    st
+}
+
+/// The controlling owner as `kind.group/name`, or `<none>`.
+fn controller_of(o: &Value) -> String {
+    arr(o, "metadata.ownerReferences")
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+        .map_or_else(
+            || "<none>".to_string(),
+            |r| {
+                let api = s(r, "apiVersion");
+                let kind = match api.split_once('/') {
+                    Some((g, _)) => format!("{}.{g}", s(r, "kind")),
+                    None => s(r, "kind"),
+                };
+                format!("{}/{}", kind.to_lowercase(), s(r, "name"))
+            },
+        )
+}
+
+fn claim_state(o: &Value) -> String {
+    let deleted = get(o, "metadata.deletionTimestamp").is_some_and(Value::is_string);
+    let mut st = Vec::new();
+    if deleted {
+        st.push("deleted");
+    }
+    if get(o, "status.allocation").is_some_and(Value::is_object) {
+        st.push("allocated");
+        if !arr(o, "status.reservedFor").is_empty() {
+            st.push("reserved");
+        }
+    } else if !deleted {
+        st.push("pending");
+    }
+    st.join(",")
+}
+
+/// TARGETS of an autoscaler: `autoscaling/v2` metrics (the first two,
+/// then `+ N more...`), or `autoscaling/v1`'s CPU target.
+fn hpa_targets(o: &Value) -> String {
+    if let Some(t) = get(o, "spec.targetCPUUtilizationPercentage").and_then(Value::as_i64) {
+        let cur = get(o, "status.currentCPUUtilizationPercentage")
+            .and_then(Value::as_i64)
+            .map_or_else(|| "<unknown>".to_string(), |c| format!("{c}%"));
+        return format!("cpu: {cur}/{t}%");
+    }
+    let specs = arr(o, "spec.metrics");
+    if specs.is_empty() {
+        return "<none>".into();
+    }
+    let statuses = arr(o, "status.currentMetrics");
+    let list: Vec<String> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let st = statuses.get(i);
+            let cur = |src: &str, f: &str| {
+                st.and_then(|x| get(x, &format!("{src}.current.{f}")))
+                    .map_or_else(|| "<unknown>".to_string(), |v| text(v, "", ""))
+            };
+            let ty = s(m, "type");
+            let src = match ty.as_str() {
+                "Resource" => "resource",
+                "ContainerResource" => "containerResource",
+                "Pods" => "pods",
+                "Object" => "object",
+                "External" => "external",
+                _ => return "<unknown type>".into(),
+            };
+            let target = |f: &str| get(m, &format!("{src}.target.{f}"));
+            match src {
+                "resource" | "containerResource" => {
+                    let name = s(m, &format!("{src}.name"));
+                    match target("averageValue") {
+                        Some(v) => {
+                            format!("{name}: {}/{}", cur(src, "averageValue"), text(v, "", ""))
+                        }
+                        None => {
+                            let c = st
+                                .and_then(|x| get(x, &format!("{src}.current.averageUtilization")))
+                                .and_then(Value::as_i64)
+                                .map_or_else(|| "<unknown>".to_string(), |c| format!("{c}%"));
+                            let t = target("averageUtilization")
+                                .and_then(Value::as_i64)
+                                .map_or_else(|| "<auto>".to_string(), |t| format!("{t}%"));
+                            format!("{name}: {c}/{t}")
+                        }
+                    }
+                }
+                "pods" => format!(
+                    "{}/{}",
+                    cur(src, "averageValue"),
+                    target("averageValue").map_or_else(String::new, |v| text(v, "", ""))
+                ),
+                _ => match target("averageValue") {
+                    Some(v) => format!("{}/{} (avg)", cur(src, "averageValue"), text(v, "", "")),
+                    None => format!(
+                        "{}/{}",
+                        cur(src, "value"),
+                        target("value").map_or_else(String::new, |v| text(v, "", ""))
+                    ),
+                },
+            }
+        })
+        .collect();
+    if list.len() > 2 {
+        format!("{} + {} more...", list[..2].join(", "), list.len() - 2)
+    } else {
+        list.join(", ")
     }
 }
 
@@ -317,6 +937,11 @@ pub fn wide_headers(group: &str, kind: &str) -> Vec<&'static str> {
         | ("batch", "Job" | "CronJob") => &["CONTAINERS", "IMAGES", "SELECTOR"],
         ("apps", "StatefulSet") => &["CONTAINERS", "IMAGES"],
         ("", "Service") => &["SELECTOR"],
+        ("", "PersistentVolume" | "PersistentVolumeClaim") => &["VOLUMEMODE"],
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            &["USERS", "GROUPS", "SERVICEACCOUNTS"]
+        }
+        ("scheduling.k8s.io", "PriorityClass") => &["PREEMPTIONPOLICY"],
         ("", "Node") => &[
             "INTERNAL-IP",
             "EXTERNAL-IP",
@@ -381,6 +1006,24 @@ pub fn wide_cells(group: &str, kind: &str, o: &Value) -> Vec<String> {
             vec![c, i]
         }
         ("", "Service") => vec![or_none(labels(get(o, "spec.selector")))],
+        ("", "PersistentVolume" | "PersistentVolumeClaim") => {
+            vec![unset(s(o, "spec.volumeMode"))]
+        }
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            let of = |k: &str| {
+                arr(o, "subjects")
+                    .iter()
+                    .filter(|x| s(x, "kind") == k)
+                    .map(|x| match k {
+                        "ServiceAccount" => format!("{}/{}", s(x, "namespace"), s(x, "name")),
+                        _ => s(x, "name"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            vec![of("User"), of("Group"), of("ServiceAccount")]
+        }
+        ("scheduling.k8s.io", "PriorityClass") => vec![s(o, "preemptionPolicy")],
         ("", "Node") => {
             let addr = |t: &str| {
                 arr(o, "status.addresses")

@@ -136,9 +136,21 @@ pub fn recognize(b: &[u8]) -> Stored<'_> {
         return Stored::Json(b);
     }
     match std::str::from_utf8(b) {
-        Ok(s) if !s.chars().any(|c| c.is_control() && !c.is_whitespace()) => Stored::Text(s),
+        Ok(s) if !has_control(s.as_bytes()) => Stored::Text(s),
         _ => Stored::Binary,
     }
+}
+
+/// Whether valid UTF-8 holds a control character that is not white space
+/// (C0 but tab to carriage return, DEL, C1 but NEL), byte by byte: C1
+/// characters are 0xC2 0x80..0x9F in UTF-8.
+fn has_control(b: &[u8]) -> bool {
+    b.iter().enumerate().any(|(i, &c)| match c {
+        0x09..=0x0d => false,
+        0x00..=0x1f | 0x7f => true,
+        0xc2 => matches!(b.get(i + 1), Some(0x80..=0x84 | 0x86..=0x9f)),
+        _ => false,
+    })
 }
 
 /// The byte offset where an encrypted value's payload starts (after the
@@ -160,6 +172,19 @@ pub fn encrypted_payload(b: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_by_byte_are_those_by_char() {
+        for c in (0u32..0x3100).filter_map(char::from_u32) {
+            let s = format!("a{c}b");
+            assert_eq!(
+                has_control(s.as_bytes()),
+                c.is_control() && !c.is_whitespace(),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
 
     #[test]
     fn recognises_each_form() {

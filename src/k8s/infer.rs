@@ -25,6 +25,17 @@ pub struct IMsg {
     pub fields: BTreeMap<u32, IField>,
 }
 
+impl IMsg {
+    /// Numbers of the fields no JSON member named.
+    fn unnamed_numbers(&self) -> Vec<u32> {
+        self.fields
+            .iter()
+            .filter(|(_, f)| f.unnamed())
+            .map(|(n, _)| *n)
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct IField {
     pub json: String,
@@ -847,28 +858,38 @@ fn number_holder(m: &mut IMsg, n: u32) -> Option<&mut IMsg> {
     None
 }
 
-/// The facts of a type by its signature: those resolved at exactly this
-/// shape, else those of every resolved shape that shares most of its
-/// fields (the same Go type seen through a different set of releases has
-/// a few fields more or fewer).
+/// The facts of a type by its signature: those resolved at this shape and
+/// at every resolved shape that shares most of its fields (the same Go
+/// type seen through a different set of releases has a few fields more or
+/// fewer).
 fn facts_for(by_sig: &HashMap<Signature, FactFlags>, sig: &Signature) -> Option<FactFlags> {
-    if let Some(f) = by_sig.get(sig) {
-        return Some(f.clone());
-    }
     let mine: HashSet<(u32, &str)> = sig.iter().map(|(n, j, _)| (*n, j.as_str())).collect();
     let mut out: Option<FactFlags> = None;
-    let mut keys: Vec<&Signature> = by_sig.keys().collect();
-    keys.sort();
-    for k in keys {
-        let theirs: HashSet<(u32, &str)> = k.iter().map(|(n, j, _)| (*n, j.as_str())).collect();
-        let shared = mine.intersection(&theirs).count();
-        let larger = mine.len().max(theirs.len());
-        if shared >= 3 && shared * 10 >= larger * 6 {
+    // Nearest shapes first: the exact one, then by fields shared.
+    let mut near: Vec<(usize, &Signature)> = by_sig
+        .keys()
+        .filter_map(|k| {
+            let theirs: HashSet<(u32, &str)> = k.iter().map(|(n, j, _)| (*n, j.as_str())).collect();
+            let shared = mine.intersection(&theirs).count();
+            let larger = mine.len().max(theirs.len());
+            (k == sig || (shared >= 3 && shared * 10 >= larger * 6)).then_some((shared, k))
+        })
+        .collect();
+    near.sort_by_key(|(shared, k)| (*k != sig, std::cmp::Reverse(*shared), *k));
+    for (_, k) in near {
+        {
             let f = &by_sig[k];
             let o = out.get_or_insert_with(Default::default);
             o.0.extend(f.0.iter().cloned());
             o.1.extend(f.1.iter().cloned());
-            o.2.extend(f.2.iter().cloned());
+            // A number the type's own shape has a fact for keeps it; a
+            // similar shape (a sibling such as a metric's source beside its
+            // status) adds only numbers and names not yet settled.
+            for (j, n) in &f.2 {
+                if !o.2.iter().any(|(x, m)| m == n || x == j) {
+                    o.2.push((j.clone(), *n));
+                }
+            }
         }
     }
     if let Some(o) = &mut out {
@@ -876,8 +897,7 @@ fn facts_for(by_sig: &HashMap<Signature, FactFlags>, sig: &Signature) -> Option<
         o.0.dedup();
         o.1.sort();
         o.1.dedup();
-        o.2.sort_by_key(|(j, n)| (*n, j.clone()));
-        o.2.dedup_by_key(|(_, n)| *n);
+        o.2.sort_by_key(|(_, n)| *n);
     }
     out
 }
@@ -912,6 +932,67 @@ fn visit_all(m: &mut IMsg, f: &mut dyn FnMut(&mut IMsg)) {
             }
             ITy::Scalar(_) => {}
         }
+    }
+}
+
+/// Names fields seen only with their zero value (which no JSON member
+/// shows) after the same Go type elsewhere: a message whose named fields
+/// all agree, number for number, with a message of another kind or release
+/// that names the field takes that name and its type (a volume source's
+/// `readOnly`, always false in an old release's test object, is `true` in
+/// another's). Taken only when every such message agrees.
+fn borrow_names(roots: &mut BTreeMap<(String, String), IMsg>) {
+    // Every message with a name for at least one field: its named fields.
+    let mut donors: Vec<BTreeMap<u32, IField>> = Vec::new();
+    for root in roots.values_mut() {
+        visit_all(root, &mut |m| {
+            let named: BTreeMap<u32, IField> = m
+                .fields
+                .iter()
+                .filter(|(_, f)| !f.unnamed() && !f.inline)
+                .map(|(n, f)| (*n, f.clone()))
+                .collect();
+            if named.len() >= 2 {
+                donors.push(named);
+            }
+        });
+    }
+    for root in roots.values_mut() {
+        visit_all(root, &mut |m| {
+            let mine: Vec<(u32, String)> = m
+                .fields
+                .iter()
+                .filter(|(_, f)| !f.unnamed() && !f.inline)
+                .map(|(n, f)| (*n, f.json.clone()))
+                .collect();
+            if mine.is_empty() {
+                return;
+            }
+            let gone = m.unnamed_numbers();
+            for n in gone {
+                let mut found: Option<&IField> = None;
+                let mut clash = false;
+                for d in &donors {
+                    let agrees = mine
+                        .iter()
+                        .all(|(k, j)| d.get(k).is_some_and(|f| f.json == *j));
+                    let Some(f) = d.get(&n).filter(|_| agrees) else {
+                        continue;
+                    };
+                    if mine.iter().any(|(_, j)| *j == f.json) {
+                        continue;
+                    }
+                    match found {
+                        Some(g) if g.json != f.json => clash = true,
+                        Some(_) => {}
+                        None => found = Some(f),
+                    }
+                }
+                if let (Some(f), false) = (found, clash) {
+                    m.fields.insert(n, f.clone());
+                }
+            }
+        });
     }
 }
 
@@ -1038,22 +1119,29 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
             let Some((ptr, always, numbers)) = facts_for(&by_sig, &signature(m)) else {
                 return;
             };
-            // Numbers first (they name fields), then flags.
+            // Numbers first (they name fields), then flags. All of a
+            // type's number facts at once: each named field takes its
+            // name; a field left holding one of those names takes another
+            // of its candidates nobody holds, else a name the facts freed.
+            let fact_names: Vec<&String> = numbers
+                .iter()
+                .filter(|(_, n)| m.fields.contains_key(n))
+                .map(|(j, _)| j)
+                .collect();
+            let mut freed: Vec<String> = Vec::new();
             for (j, n) in &numbers {
-                let Some(old) = m.fields.get(n).map(|f| f.json.clone()) else {
-                    continue;
-                };
-                if old == *j {
-                    continue;
-                }
-                // The type the name had where it was (a swap of two
-                // members the test data could not tell apart).
                 let held = m
                     .fields
                     .iter()
                     .find(|(k, f)| **k != *n && f.json == *j)
                     .map(|(_, f)| f.ty.clone());
                 if let Some(f) = m.fields.get_mut(n) {
+                    if f.json == *j {
+                        continue;
+                    }
+                    if !f.json.is_empty() {
+                        freed.push(f.json.clone());
+                    }
                     if !f.alt_types.contains_key(j) {
                         if let Some(t) = held {
                             f.alt_types.insert(j.clone(), t);
@@ -1064,33 +1152,29 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
                         f.alts.push(j.clone());
                     }
                 }
-                // The field that held the name takes another of its
-                // candidates nobody holds, else the one just freed.
-                let holders: Vec<u32> = m
-                    .fields
+            }
+            let fixed: Vec<u32> = numbers.iter().map(|(_, n)| *n).collect();
+            let clashing: Vec<u32> = m
+                .fields
+                .iter()
+                .filter(|(k, f)| !fixed.contains(k) && fact_names.contains(&&f.json))
+                .map(|(k, _)| *k)
+                .collect();
+            for k in clashing {
+                let names: Vec<String> = m.fields.values().map(|f| f.json.clone()).collect();
+                let free = |x: &String| !names.contains(x) && !fact_names.contains(&x);
+                let Some(f) = m.fields.get_mut(&k) else {
+                    continue;
+                };
+                let next = f
+                    .alts
                     .iter()
-                    .filter(|(k, f)| **k != *n && f.json == *j)
-                    .map(|(k, _)| *k)
-                    .collect();
-                for k in holders {
-                    let names: Vec<String> = m.fields.values().map(|f| f.json.clone()).collect();
-                    let claimed: Vec<&String> = numbers
-                        .iter()
-                        .filter(|(_, x)| *x != k)
-                        .map(|(x, _)| x)
-                        .collect();
-                    if let Some(f) = m.fields.get_mut(&k) {
-                        let next = f
-                            .alts
-                            .iter()
-                            .find(|x| !names.contains(x) && !claimed.contains(x))
-                            .cloned();
-                        match next {
-                            Some(x) => f.rename(&x),
-                            None if !old.is_empty() && !claimed.contains(&&old) => f.rename(&old),
-                            None => f.json = String::new(),
-                        }
-                    }
+                    .find(|x| free(x))
+                    .or_else(|| freed.iter().find(|x| free(x)))
+                    .cloned();
+                match next {
+                    Some(x) => f.rename(&x),
+                    None => f.json = String::new(),
                 }
             }
             for f in m.fields.values_mut() {
@@ -1103,6 +1187,7 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
             }
         });
     }
+    borrow_names(&mut roots);
     for (k, root) in &mut roots {
         let at = format!("{} {}", k.0, k.1);
         visit_all(root, &mut |m| {
@@ -1111,14 +1196,19 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
                     f.ptr = true;
                 }
             }
-            let gone: Vec<u32> = m
+            let gone = m.unnamed_numbers();
+            // Named by the fields beside it: the walk does not keep paths.
+            let beside: Vec<&str> = m
                 .fields
-                .iter()
-                .filter(|(_, f)| f.unnamed())
-                .map(|(n, _)| *n)
+                .values()
+                .filter(|f| !f.unnamed())
+                .map(|f| f.json.as_str())
+                .take(4)
                 .collect();
+            let beside = beside.join(" ");
             for n in gone {
-                rep.unnamed.push(format!("{at}: field {n}"));
+                rep.unnamed
+                    .push(format!("{at}: field {n} (beside: {beside})"));
                 m.fields.remove(&n);
             }
         });

@@ -358,6 +358,90 @@ const BUILTIN: &[(&str, &str, &str, bool, &str, &str)] = &[
         "",
     ),
     (
+        "podsecuritypolicies",
+        "PodSecurityPolicy",
+        "policy",
+        false,
+        "psp",
+        "podsecuritypolicy",
+    ),
+    (
+        "clustercidrs",
+        "ClusterCIDR",
+        "networking.k8s.io",
+        false,
+        "",
+        "",
+    ),
+    ("podpresets", "PodPreset", "settings.k8s.io", true, "", ""),
+    (
+        "podschedulingcontexts",
+        "PodSchedulingContext",
+        "resource.k8s.io",
+        true,
+        "",
+        "",
+    ),
+    (
+        "podschedulings",
+        "PodScheduling",
+        "resource.k8s.io",
+        true,
+        "",
+        "",
+    ),
+    (
+        "resourceclasses",
+        "ResourceClass",
+        "resource.k8s.io",
+        false,
+        "",
+        "",
+    ),
+    (
+        "devicetaintrules",
+        "DeviceTaintRule",
+        "resource.k8s.io",
+        false,
+        "",
+        "",
+    ),
+    (
+        "resourcepoolstatusrequests",
+        "ResourcePoolStatusRequest",
+        "resource.k8s.io",
+        false,
+        "",
+        "",
+    ),
+    (
+        "podcertificaterequests",
+        "PodCertificateRequest",
+        "certificates.k8s.io",
+        true,
+        "",
+        "",
+    ),
+    ("workloads", "Workload", "scheduling.k8s.io", true, "", ""),
+    ("podgroups", "PodGroup", "scheduling.k8s.io", true, "", ""),
+    (
+        "compositepodgroups",
+        "CompositePodGroup",
+        "scheduling.k8s.io",
+        true,
+        "",
+        "",
+    ),
+    ("evictions", "Eviction", "lifecycle.k8s.io", true, "", ""),
+    (
+        "evictionrequests",
+        "EvictionRequest",
+        "lifecycle.k8s.io",
+        true,
+        "",
+        "",
+    ),
+    (
         "customresourcedefinitions",
         "CustomResourceDefinition",
         "apiextensions.k8s.io",
@@ -413,6 +497,31 @@ pub fn builtin() -> Vec<Resource> {
         .collect()
 }
 
+/// The group a kind of a removed or alternative API group is served and
+/// stored under today: `extensions/v1beta1` workloads are `apps`, its
+/// Ingress and NetworkPolicy `networking.k8s.io`, its PodSecurityPolicy
+/// `policy`; `events.k8s.io` Events are the core Events. Kubernetes keeps
+/// each of them under one etcd prefix whatever version wrote it.
+pub fn served_group<'a>(group: &'a str, kind: &str) -> &'a str {
+    match (group, kind) {
+        ("extensions", "Deployment" | "DaemonSet" | "ReplicaSet") => "apps",
+        ("extensions", "Ingress" | "NetworkPolicy") => "networking.k8s.io",
+        ("extensions", "PodSecurityPolicy") => "policy",
+        ("events.k8s.io", "Event") => "",
+        _ => group,
+    }
+}
+
+/// The built-in resource of a stored object's apiVersion group ("" or
+/// "core" for the core group) and kind, any release's version of it.
+pub fn for_kind(group: &str, kind: &str) -> Option<Resource> {
+    let group = if group == "core" { "" } else { group };
+    let group = served_group(group, kind);
+    builtin()
+        .into_iter()
+        .find(|r| r.kind == kind && r.group == group)
+}
+
 /// Resolve what the user typed (`po`, `pods`, `pod`, `Pod`,
 /// `deployments.apps`, `widgets.example.com`). An unknown `<plural>.<group>`
 /// is taken as a custom resource stored under `<group>/<plural>`;
@@ -465,6 +574,16 @@ pub fn split_key(rest: &str, namespaced: bool) -> (Option<&str>, &str) {
         (true, Some((ns, name))) => (Some(ns), name),
         _ => (None, rest),
     }
+}
+
+/// Namespace and name from a whole etcd key of resource `r`
+/// (`/registry/cronjobs/ns/name`), whatever the etcd prefix; `None` when
+/// the key is not under `r`'s prefix.
+pub fn key_parts<'a>(key: &'a str, r: &Resource) -> Option<(Option<&'a str>, &'a str)> {
+    let marker = format!("/{}/", r.prefix);
+    let at = key.find(&marker)?;
+    let rest = key.get(at + marker.len()..)?;
+    Some(split_key(rest, r.namespaced))
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@
 //! a sibling's but out of its character class, are "suspicious" (a warning,
 //! never worded as fact). Keys' leases must exist in the `lease` bucket.
 
-use super::index::{KeyIndex, RevEntry};
+use super::index::{KeyHistory, KeyIndex, RevEntry};
 use crate::findings::{show_bytes, Finding};
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, HashSet};
 
 /// The fields of one stored revision the checks compare.
@@ -27,17 +29,18 @@ struct Rec {
 }
 
 impl Rec {
-    fn of(index: &KeyIndex<'_>, e: &RevEntry) -> Option<Rec> {
-        let kv = index.value_of(e)?;
-        Some(Rec {
+    /// The fields the index read (an entry is in the index only when its
+    /// `KeyValue` decoded).
+    fn of(e: &RevEntry) -> Rec {
+        Rec {
             main: e.main,
             sub: e.sub(),
             tomb: e.is_tombstone(),
-            create: kv.create_revision,
-            version: kv.version,
-            lease: kv.lease,
+            create: e.create_revision,
+            version: e.version,
+            lease: e.lease,
             offset: e.value_offset,
-        })
+        }
     }
 
     fn at(&self) -> String {
@@ -163,59 +166,84 @@ fn class(c: u8) -> u8 {
     }
 }
 
+/// The own-field findings and the breaks of one key's history.
+fn key_history(
+    ki: usize,
+    h: &KeyHistory<'_>,
+    compact: i64,
+    file: &str,
+) -> (Vec<Finding>, Vec<Break>) {
+    let mut out = Vec::new();
+    let mut breaks = Vec::new();
+    let recs = &h.revs;
+    let mut i = 0;
+    let mut prev: Option<Rec> = None;
+    while i < recs.len() {
+        let r = Rec::of(&recs[i]);
+        if let Some(why) = own_fields(&r) {
+            out.push(
+                Finding::error(
+                    "etcd.key.history",
+                    file,
+                    format!("key {} {}: {why}", k(h.key), r.show()),
+                )
+                .at_offset(r.offset),
+            );
+        }
+        // The first stored revision at or below the compaction is what
+        // compaction kept: its history before it is gone.
+        let ok = if prev.is_none() && r.main <= compact {
+            true
+        } else {
+            follows(prev.as_ref(), &r)
+        };
+        if !ok {
+            let next = recs.get(i + 1).map(Rec::of);
+            let odd = next
+                .filter(|n| !follows(Some(&r), n) && follows_over(prev.as_ref(), &r, n))
+                .map(|_| r);
+            breaks.push(Break {
+                key: ki,
+                prev,
+                at: r,
+                odd,
+            });
+            if odd.is_some() {
+                // The next record fits over the odd one: go on from it.
+                if let Some(n) = next {
+                    prev = Some(n);
+                    i += 2;
+                    continue;
+                }
+            }
+        }
+        prev = Some(r);
+        i += 1;
+    }
+    (out, breaks)
+}
+
 /// The history findings of an index. `compact` is the highest compaction
 /// revision written (scheduled or finished): history at or below it may
 /// have been removed.
 pub fn history_findings(index: &KeyIndex<'_>, file: &str) -> Vec<Finding> {
     let compact = index.compacted.max(index.scheduled_compact.unwrap_or(0));
+    // Each key's history on its own, keys in parallel; the records are the
+    // index's entries (no value is read again).
+    let per_key: Vec<(Vec<Finding>, Vec<Break>)> = index
+        .keys
+        .par_iter()
+        .enumerate()
+        .filter_map(|(ki, h)| {
+            let (o, b) = key_history(ki, h, compact, file);
+            (!o.is_empty() || !b.is_empty()).then_some((o, b))
+        })
+        .collect();
     let mut out = Vec::new();
     let mut breaks = Vec::new();
-    for (ki, h) in index.keys.iter().enumerate() {
-        let recs: Vec<Rec> = h.revs.iter().filter_map(|e| Rec::of(index, e)).collect();
-        let mut i = 0;
-        let mut prev: Option<Rec> = None;
-        while i < recs.len() {
-            let r = recs[i];
-            if let Some(why) = own_fields(&r) {
-                out.push(
-                    Finding::error(
-                        "etcd.key.history",
-                        file,
-                        format!("key {} {}: {why}", k(h.key), r.show()),
-                    )
-                    .at_offset(r.offset),
-                );
-            }
-            // The first stored revision at or below the compaction is what
-            // compaction kept: its history before it is gone.
-            let ok = if prev.is_none() && r.main <= compact {
-                true
-            } else {
-                follows(prev.as_ref(), &r)
-            };
-            if !ok {
-                let next = recs.get(i + 1);
-                let odd = next
-                    .filter(|n| !follows(Some(&r), n) && follows_over(prev.as_ref(), &r, n))
-                    .map(|_| r);
-                breaks.push(Break {
-                    key: ki,
-                    prev,
-                    at: r,
-                    odd,
-                });
-                if odd.is_some() {
-                    // The next record fits over the odd one: go on from it.
-                    if let Some(n) = next {
-                        prev = Some(*n);
-                        i += 2;
-                        continue;
-                    }
-                }
-            }
-            prev = Some(r);
-            i += 1;
-        }
+    for (o, b) in per_key {
+        out.extend(o);
+        breaks.extend(b);
     }
     if breaks.is_empty() {
         return out;
@@ -230,9 +258,7 @@ pub fn history_findings(index: &KeyIndex<'_>, file: &str) -> Vec<Finding> {
     let in_gap = |m: i64| wanted.iter().any(|(a, b)| m > *a && m < *b);
     for (ki, h) in index.keys.iter().enumerate() {
         for e in h.revs.iter().filter(|e| in_gap(e.main)) {
-            if let Some(r) = Rec::of(index, e) {
-                by_rev.entry(e.main).or_default().push((ki, r));
-            }
+            by_rev.entry(e.main).or_default().push((ki, Rec::of(e)));
         }
     }
     for b in breaks {
@@ -329,10 +355,9 @@ fn leaf_start(key: &[u8]) -> usize {
 /// at that place. Also lone puts numbered implausibly high within their
 /// revision.
 pub fn suspicious_keys(index: &KeyIndex<'_>, file: &str) -> Vec<Finding> {
-    use std::collections::HashMap;
-    let mut dirs: HashMap<&[u8], u32> = HashMap::new();
+    let mut dirs: FxHashMap<&[u8], u32> = FxHashMap::default();
     // (directory, leaf length) -> per position, keys by character class.
-    let mut leaves: HashMap<(&[u8], usize), Vec<[u32; 7]>> = HashMap::new();
+    let mut leaves: FxHashMap<(&[u8], usize), Vec<[u32; 7]>> = FxHashMap::default();
     for h in &index.keys {
         let l = leaf_start(h.key);
         *dirs.entry(&h.key[..l]).or_default() += 1;
@@ -414,14 +439,14 @@ pub fn suspicious_keys(index: &KeyIndex<'_>, file: &str) -> Vec<Finding> {
         }
     }
     // Lone puts numbered high within their revision.
-    let high: HashSet<i64> = index
+    let high: FxHashSet<i64> = index
         .keys
         .iter()
         .flat_map(|h| h.revs.iter())
         .filter(|e| e.sub() >= 256 && !e.is_tombstone())
         .map(|e| e.main)
         .collect();
-    let mut per_main: HashMap<i64, (u32, i64, bool, u64)> = HashMap::new();
+    let mut per_main: FxHashMap<i64, (u32, i64, bool, u64)> = FxHashMap::default();
     for e in index.keys.iter().flat_map(|h| h.revs.iter()) {
         if !high.contains(&e.main) {
             continue;
@@ -455,22 +480,21 @@ pub fn suspicious_keys(index: &KeyIndex<'_>, file: &str) -> Vec<Finding> {
 /// Live keys whose lease is not in the `lease` bucket, and older revisions
 /// naming a lease one bit from a known one.
 pub fn lease_findings(index: &KeyIndex<'_>, leases: &HashSet<i64>, file: &str) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for h in &index.keys {
-        let Some(last) = h.revs.last() else { continue };
-        if last.is_tombstone() {
-            continue;
-        }
-        let Some(r) = Rec::of(index, last) else {
-            continue;
-        };
-        if r.lease != 0 && !leases.contains(&r.lease) {
+    index
+        .keys
+        .par_iter()
+        .filter_map(|h| {
+            let last = h.revs.last()?;
+            if last.is_tombstone() || last.lease == 0 || leases.contains(&last.lease) {
+                return None;
+            }
+            let r = Rec::of(last);
             let near = leases
                 .iter()
                 .find(|l| (**l ^ r.lease).count_ones() == 1)
                 .map(|l| format!("; lease {l:x} exists, one bit away: this field looks damaged"))
                 .unwrap_or_default();
-            out.push(
+            Some(
                 Finding::error(
                     "etcd.key.lease-missing",
                     file,
@@ -482,8 +506,7 @@ pub fn lease_findings(index: &KeyIndex<'_>, leases: &HashSet<i64>, file: &str) -
                     ),
                 )
                 .at_offset(r.offset),
-            );
-        }
-    }
-    out
+            )
+        })
+        .collect()
 }

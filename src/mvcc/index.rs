@@ -62,13 +62,20 @@ impl<'a> Chunk<'a> {
                 sub_tomb: ((rev.sub as u32) << 1) | u32::from(rev.tombstone),
                 value_offset: offset_in(file.data, value).unwrap_or(0),
                 value_len: value.len() as u32,
+                create_revision: kv.create_revision,
+                version: kv.version,
+                lease: kv.lease,
+                k8s_value: kv.value.starts_with(crate::k8s::envelope::MAGIC),
             },
         ));
     }
 }
 use serde::Serialize;
 
-/// One stored revision of a key (24 bytes; the value is read on demand).
+/// One stored revision of a key: its revision, the `KeyValue` fields the
+/// consistency checks compare (read once, in leaf order, while the index is
+/// built, so later passes need not go back to the file in key order) and
+/// where the value lives (read on demand).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RevEntry {
     pub main: i64,
@@ -76,6 +83,11 @@ pub struct RevEntry {
     /// File offset and length of the stored `KeyValue`.
     pub value_offset: u64,
     pub value_len: u32,
+    pub create_revision: i64,
+    pub version: i64,
+    pub lease: i64,
+    /// The value starts with kube-apiserver's protobuf magic (`k8s\0`).
+    pub k8s_value: bool,
 }
 
 impl RevEntry {

@@ -1,22 +1,38 @@
 //! `diff A B`: where two copies of one etcd keyspace (members, backups, any
 //! mix of data dir, db and snapshot file) diverge, and what differs.
 //!
-//! Both `key` buckets are walked in lockstep: the bucket is ordered by
-//! revision, so one merge walk finds the first revision where they part and
-//! every revision stored in one copy only or stored differently (each field
-//! of the `mvccpb.KeyValue` compared; values are never printed, only their
-//! sizes and the first differing byte, since they may be secrets). The other
-//! buckets are compared record by record, with etcd's meaning where it has
-//! one (compaction points, consistent index, term). `consistent_index` and
-//! `term` are member-specific: a healthy member that applied fewer entries
-//! (or a backup taken earlier) differs there, and etcd's corruption checker
-//! skips them too, so they are reported but are not a divergence.
+//! The `key` bucket is ordered by revision, so one merge walk of both
+//! finds the first revision where they part and every revision stored in one
+//! copy only or stored differently (each field of the `mvccpb.KeyValue`
+//! compared; values are never printed, only their sizes and the first
+//! differing byte, since they may be secrets).
+//!
+//! By default the walk is split: the `key` bucket is cut at leaf boundaries
+//! of A into up to [`RANGES_MAX`] revision ranges; each range of both copies
+//! is compared byte for byte (ranges in parallel), and only the ranges that
+//! differ are walked record by record, in revision order, the first of them
+//! holding the first divergence (a damaged tree or an inline bucket falls
+//! back to the one merge walk, which `merge_walk` asks for). Measured on two
+//! 4 GB copies (bench/diff.sh, README): as fast as the single walk when the
+//! cores are free, half its time when other jobs load the machine. Hashing
+//! ranges instead was slower than either (CRC-32C and a multiplicative hash cost more per byte than
+//! `memcmp` of the same bytes, and both copies are read whole either way).
+//!
+//! The other buckets are compared record by record, with etcd's meaning
+//! where it has one (compaction points, consistent index, term).
+//! `consistent_index` and `term` are member-specific: a healthy member that
+//! applied fewer entries (or a backup taken earlier) differs there, and
+//! etcd's corruption checker skips them too, so they are reported but are
+//! not a divergence.
 
 use super::open::{OpenDb, OpenDbError};
-use crate::bolt::cursor::{top_level_buckets, BucketCursor, CursorDamage, CursorItem};
+use crate::bolt::cursor::{leaf_pages, top_level_buckets, BucketCursor, CursorDamage, CursorItem};
+use crate::bolt::file::BucketRoot;
+use crate::bolt::BoltFile;
 use crate::etcd::kv::KeyValue;
 use crate::etcd::revision::RevisionKey;
 use crate::input::Input;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::io::Write;
@@ -44,7 +60,31 @@ pub struct DiffReport {
     pub member_specific: Vec<RecordDiff>,
     /// Parts of either file that could not be read (not compared).
     pub damage: Vec<String>,
+    /// How the `key` buckets were compared.
+    pub method: Method,
 }
+
+/// How the `key` buckets were compared: revision ranges hashed, and how
+/// many of them were then walked record by record.
+#[derive(Debug, Serialize, Default)]
+pub struct Method {
+    /// `ranges` (the default), or `merge_walk` (asked for, or on a damaged
+    /// tree or an inline bucket).
+    pub kind: &'static str,
+    pub ranges: usize,
+    pub ranges_walked: usize,
+}
+
+/// How to compare.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DiffOptions {
+    /// Compare the `key` buckets by one merge walk (default: by revision
+    /// ranges in parallel; see the module notes).
+    pub merge_walk: bool,
+}
+
+/// Most revision ranges the `key` bucket is cut into.
+pub const RANGES_MAX: usize = 64;
 
 /// One revision of the `key` bucket that differs.
 #[derive(Debug, Serialize)]
@@ -81,6 +121,11 @@ pub struct RecordDiff {
 
 /// Compare two inputs. Err: one of them has no usable db (exit 2).
 pub fn diff(a: &Input, b: &Input) -> Result<DiffReport, DiffError> {
+    diff_with(a, b, DiffOptions::default())
+}
+
+/// [`diff`] with options.
+pub fn diff_with(a: &Input, b: &Input, opts: DiffOptions) -> Result<DiffReport, DiffError> {
     let (oa, ob) = (OpenDb::open(a)?, OpenDb::open(b)?);
     let (fa, fb) = (oa.bolt()?, ob.bolt()?);
     let mut r = DiffReport {
@@ -94,6 +139,10 @@ pub fn diff(a: &Input, b: &Input) -> Result<DiffReport, DiffError> {
         records: Vec::new(),
         member_specific: Vec::new(),
         damage: Vec::new(),
+        method: Method {
+            kind: "merge_walk",
+            ..Default::default()
+        },
     };
     let ma = fa.best_meta().ok_or_else(|| DiffError::NoMeta(oa.name()))?;
     let mb = fb.best_meta().ok_or_else(|| DiffError::NoMeta(ob.name()))?;
@@ -139,9 +188,19 @@ pub fn diff(a: &Input, b: &Input) -> Result<DiffReport, DiffError> {
                         continue;
                     }
                 };
-                let ca = BucketCursor::new(&fa, ra, ma.pgid);
-                let cb = BucketCursor::new(&fb, rb, mb.pgid);
-                compare_bucket(&mut r, name, ca, cb);
+                let sa = Side {
+                    file: &fa,
+                    root: ra,
+                    hwm: ma.pgid,
+                };
+                let sb = Side {
+                    file: &fb,
+                    root: rb,
+                    hwm: mb.pgid,
+                };
+                if name != b"key" || opts.merge_walk || !compare_by_ranges(&mut r, sa, sb) {
+                    compare_bucket(&mut r, name, sa.cursor(None), sb.cursor(None), None);
+                }
             }
         }
     }
@@ -177,16 +236,161 @@ fn note_damage(out: &mut Vec<String>, side: &str, d: &[CursorDamage]) {
     }
 }
 
-/// The next readable item of a cursor, noting damage on the way.
+/// One copy's bucket: its file, root and high-water mark.
+#[derive(Clone, Copy)]
+struct Side<'f, 'a> {
+    file: &'f BoltFile<'a>,
+    root: BucketRoot<'a>,
+    hwm: u64,
+}
+
+impl<'f, 'a> Side<'f, 'a> {
+    fn cursor(&self, from: Option<&[u8]>) -> BucketCursor<'f, 'a> {
+        let c = BucketCursor::new(self.file, self.root, self.hwm);
+        match from {
+            Some(k) => c.seek(k),
+            None => c,
+        }
+    }
+}
+
+/// How one revision range of both copies compares: record counts, and
+/// whether every record is byte for byte the same. None when damage was met
+/// (the caller then walks the whole bucket).
+fn range_agrees(a: Side<'_, '_>, b: Side<'_, '_>, bounds: Bounds<'_>) -> Option<(u64, u64, bool)> {
+    let (mut ca, mut cb) = (a.cursor(bounds.lo), b.cursor(bounds.lo));
+    let (mut na, mut nb) = (0u64, 0u64);
+    loop {
+        let (x, y) = (next_in(&mut ca, bounds)?, next_in(&mut cb, bounds)?);
+        na += x.is_some() as u64;
+        nb += y.is_some() as u64;
+        match (x, y) {
+            (None, None) => return Some((na, nb, true)),
+            (Some(x), Some(y)) if x.key == y.key && x.value == y.value && x.flags == y.flags => {}
+            _ => {
+                // Count the rest only: the record walk lists what differs.
+                while next_in(&mut ca, bounds)?.is_some() {
+                    na += 1;
+                }
+                while next_in(&mut cb, bounds)?.is_some() {
+                    nb += 1;
+                }
+                return Some((na, nb, false));
+            }
+        }
+    }
+}
+
+/// The next item of `c` within `bounds` (None at the end); Err-free:
+/// None outside when damage was met.
+fn next_in<'a>(c: &mut BucketCursor<'_, 'a>, bounds: Bounds<'_>) -> Option<Option<CursorItem<'a>>> {
+    loop {
+        match c.next() {
+            None => return Some(None),
+            Some(Err(_)) => return None,
+            Some(Ok(it)) => {
+                if bounds.lo.is_some_and(|l| it.key < l) {
+                    continue;
+                }
+                if bounds.hi.is_some_and(|h| it.key >= h) {
+                    return Some(None);
+                }
+                return Some(Some(it));
+            }
+        }
+    }
+}
+
+/// Cut the `key` bucket of A into revision ranges at leaf boundaries,
+/// compare each range of both copies (ranges in parallel), and walk record
+/// by record only the ranges that differ. False (nothing recorded) when it cannot be used: an
+/// inline bucket, or damage met in either tree.
+fn compare_by_ranges(r: &mut DiffReport, a: Side<'_, '_>, b: Side<'_, '_>) -> bool {
+    let BucketRoot::Page(root) = a.root else {
+        return false;
+    };
+    let (leaves, lost) = leaf_pages(a.file, root, a.hwm);
+    if !lost.is_empty() {
+        return false;
+    }
+    let step = leaves.len().div_ceil(RANGES_MAX).max(1);
+    let mut bounds: Vec<&[u8]> = Vec::new();
+    for leaf in leaves.iter().skip(step).step_by(step) {
+        let (true, Ok(first)) = (leaf.count() > 0, leaf.leaf(0)) else {
+            return false;
+        };
+        if bounds.last().is_some_and(|l| *l >= first.key) {
+            return false;
+        }
+        bounds.push(first.key);
+    }
+    // Range i is [bounds[i-1], bounds[i]), open at both ends.
+    let range = |i: usize| Bounds {
+        lo: i.checked_sub(1).and_then(|j| bounds.get(j).copied()),
+        hi: bounds.get(i).copied(),
+    };
+    let n = bounds.len() + 1;
+    let Some(agree) = (0..n)
+        .into_par_iter()
+        .map(|i| range_agrees(a, b, range(i)))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    r.method = Method {
+        kind: "ranges",
+        ranges: n,
+        ranges_walked: 0,
+    };
+    for (i, (na, nb, same)) in agree.into_iter().enumerate() {
+        if same {
+            r.a_revisions += na;
+            r.b_revisions += nb;
+        } else {
+            let bounds = range(i);
+            r.method.ranges_walked += 1;
+            compare_bucket(
+                r,
+                b"key",
+                a.cursor(bounds.lo),
+                b.cursor(bounds.lo),
+                Some(bounds),
+            );
+        }
+    }
+    true
+}
+
+/// A key range `[lo, hi)` a walk is limited to.
+#[derive(Clone, Copy)]
+struct Bounds<'k> {
+    lo: Option<&'k [u8]>,
+    hi: Option<&'k [u8]>,
+}
+
+/// The next readable item of a cursor (within `bounds`), noting damage on
+/// the way.
 fn next_item<'a>(
     c: &mut BucketCursor<'_, 'a>,
     damage: &mut Vec<String>,
     side: &str,
     bucket: &[u8],
+    bounds: Option<Bounds<'_>>,
 ) -> Option<CursorItem<'a>> {
     loop {
         match c.next()? {
-            Ok(it) => return Some(it),
+            Ok(it) => {
+                let Some(b) = bounds else {
+                    return Some(it);
+                };
+                if b.lo.is_some_and(|l| it.key < l) {
+                    continue;
+                }
+                if b.hi.is_some_and(|h| it.key >= h) {
+                    return None;
+                }
+                return Some(it);
+            }
             Err(d) => damage.push(format!(
                 "{side}: bucket {}: page {} unreadable, its records not compared: {}",
                 String::from_utf8_lossy(bucket),
@@ -202,10 +406,11 @@ fn compare_bucket(
     name: &[u8],
     mut ca: BucketCursor<'_, '_>,
     mut cb: BucketCursor<'_, '_>,
+    bounds: Option<Bounds<'_>>,
 ) {
     let is_key = name == b"key";
-    let mut xa = next_item(&mut ca, &mut r.damage, "A", name);
-    let mut xb = next_item(&mut cb, &mut r.damage, "B", name);
+    let mut xa = next_item(&mut ca, &mut r.damage, "A", name, bounds);
+    let mut xb = next_item(&mut cb, &mut r.damage, "B", name, bounds);
     loop {
         let ord = match (&xa, &xb) {
             (None, None) => break,
@@ -242,10 +447,10 @@ fn compare_bucket(
             }
         }
         if xa.is_none() {
-            xa = next_item(&mut ca, &mut r.damage, "A", name);
+            xa = next_item(&mut ca, &mut r.damage, "A", name, bounds);
         }
         if xb.is_none() {
-            xb = next_item(&mut cb, &mut r.damage, "B", name);
+            xb = next_item(&mut cb, &mut r.damage, "B", name, bounds);
         }
     }
 }

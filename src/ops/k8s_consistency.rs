@@ -264,10 +264,7 @@ fn prefix_of(index: &KeyIndex<'_>) -> Option<Vec<u8>> {
         let Some(e) = h.revs.iter().rev().find(|e| !e.is_tombstone()) else {
             continue;
         };
-        let Some(kv) = index.value_of(e) else {
-            continue;
-        };
-        if kv.value.starts_with(crate::k8s::envelope::MAGIC) && h.key.first() == Some(&b'/') {
+        if e.k8s_value && h.key.first() == Some(&b'/') {
             let end = h.key[1..].iter().position(|c| *c == b'/').map(|p| p + 1);
             if let Some(end) = end {
                 *count.entry(&h.key[..end]).or_default() += 1;
@@ -300,6 +297,10 @@ pub fn findings(index: &KeyIndex<'_>, file: &str) -> Vec<Finding> {
                 .strip_prefix(prefix.as_slice())
                 .and_then(|r| r.strip_prefix(b"/"));
             for e in h.revs.iter().filter(|e| !e.is_tombstone()) {
+                if rest.is_none() && !e.k8s_value {
+                    // Outside the prefix and not an object: nothing to judge.
+                    continue;
+                }
                 let Some(kv) = index.value_of(e) else {
                     continue;
                 };

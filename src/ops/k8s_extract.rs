@@ -273,6 +273,22 @@ pub fn extract(
             }
         })
         .collect();
+    // Everything is rendered: what it takes on disk is known before a byte
+    // is written (each file in whole blocks, a block per directory).
+    let mut dirs = std::collections::BTreeSet::new();
+    let mut need = 4096u64;
+    for r in &results {
+        if let Outcome::Write { path, yaml, .. } = r {
+            need += super::write::on_disk(yaml.len() as u64);
+            if let Some(d) = path.parent() {
+                dirs.insert(d);
+            }
+        }
+    }
+    need += 4096 * dirs.len() as u64;
+    super::write::ensure_room(to, need).map_err(|e| e.to_string())?;
+    // Written under a temp dir beside `to`, published when complete.
+    let stage = Stage::new(to).map_err(|e| e.to_string())?;
     let mut report = ExtractReport::default();
     for (r, (key, _, _)) in results.into_iter().zip(&items) {
         match r {
@@ -288,23 +304,110 @@ pub fn extract(
                 redacted,
                 dir,
                 conv,
-            } => match write_file(&path, yaml.as_bytes(), secret) {
-                Ok(()) => {
-                    if let Some((kind, change, dropped)) = conv {
-                        let key = String::from_utf8_lossy(key);
-                        report.conversions.add(&key, &kind, &change, &dropped);
-                    }
-                    report.written += 1;
-                    report.redacted_secrets += usize::from(redacted);
-                    *report.per_resource.entry(dir).or_default() += 1;
+            } => {
+                // The first write that fails ends the run: the temp dir
+                // goes, nothing is published.
+                let rel = path.strip_prefix(to).unwrap_or(&path);
+                write_file(&stage.tmp.join(rel), yaml.as_bytes(), secret).map_err(|e| {
+                    format!(
+                        "writing {}: {}; nothing was written",
+                        path.display(),
+                        super::write::describe(&e)
+                    )
+                })?;
+                if let Some((kind, change, dropped)) = conv {
+                    let key = String::from_utf8_lossy(key);
+                    report.conversions.add(&key, &kind, &change, &dropped);
                 }
-                Err(e) => report
-                    .errors
-                    .push((path.display().to_string(), e.to_string())),
-            },
+                report.written += 1;
+                report.redacted_secrets += usize::from(redacted);
+                *report.per_resource.entry(dir).or_default() += 1;
+            }
         }
     }
+    stage
+        .publish()
+        .map_err(|e| format!("{}: {}", to.display(), super::write::describe(&e)))?;
     Ok(report)
+}
+
+/// The temp directory `.NAME.tmp-PID` beside the output directory: removed
+/// unless published.
+struct Stage {
+    tmp: PathBuf,
+    to: PathBuf,
+    done: bool,
+}
+
+impl Stage {
+    fn new(to: &Path) -> std::io::Result<Stage> {
+        let name = to
+            .file_name()
+            .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let parent = match to.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent)?;
+        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)?;
+        }
+        std::fs::create_dir(&tmp)?;
+        Ok(Stage {
+            tmp,
+            to: to.to_path_buf(),
+            done: false,
+        })
+    }
+
+    /// Sync what was written (one syncfs, not a sync per file), then
+    /// rename the temp dir to the output (a missing or empty one), or move
+    /// its files into the existing output (`--force`), and sync the
+    /// directories changed.
+    fn publish(mut self) -> std::io::Result<()> {
+        let d = std::fs::File::open(&self.tmp)?;
+        rustix::fs::syncfs(&d)?;
+        let empty = self.to.is_dir() && std::fs::read_dir(&self.to)?.next().is_none();
+        if empty {
+            std::fs::remove_dir(&self.to)?;
+        }
+        if self.to.exists() {
+            merge_into(&self.tmp, &self.to)?;
+            std::fs::remove_dir_all(&self.tmp)?;
+        } else {
+            std::fs::rename(&self.tmp, &self.to)?;
+        }
+        self.done = true;
+        if let Some(p) = self.to.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::File::open(p)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
+/// Move every file under `from` to the same place under `to` (renames on
+/// one file system: no space needed), syncing each directory it fills.
+fn merge_into(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let dest = to.join(e.file_name());
+        if e.file_type()?.is_dir() && dest.is_dir() {
+            merge_into(&e.path(), &dest)?;
+        } else {
+            std::fs::rename(e.path(), &dest)?;
+        }
+    }
+    std::fs::File::open(to)?.sync_all()
 }
 
 /// A new file; Secrets readable by the owner only.
@@ -375,6 +478,65 @@ fn resource_table() -> &'static [(String, String, bool)] {
     })
 }
 
+/// The built-in resource directory a key (after the etcd prefix) is in:
+/// its prefix length and scope. Prefixes are one or two segments
+/// (`pods/`, `services/specs/`); the two-segment one wins, as the longest
+/// prefix does. One hash lookup or two per key.
+fn builtin_dir(rest: &str) -> Option<(usize, bool)> {
+    static T: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, bool>> =
+        std::sync::OnceLock::new();
+    let t = T.get_or_init(|| {
+        resource_table()
+            .iter()
+            .map(|(pre, _, ns)| (pre.as_str(), *ns))
+            .collect()
+    });
+    let first = rest.find('/')? + 1;
+    if let Some(second) = rest[first..].find('/') {
+        let two = first + second + 1;
+        if let Some(ns) = t.get(&rest[..two]) {
+            return Some((two, *ns));
+        }
+    }
+    t.get(&rest[..first]).map(|ns| (first, *ns))
+}
+
+/// The length of a stored `mvccpb.KeyValue`'s value (field 5) without
+/// decoding the rest: the fields before it are the key and varints; a
+/// record this does not read (unknown field, cut short) is `None`, for the
+/// decoder to judge.
+fn stored_value_len(raw: &[u8]) -> Option<u64> {
+    fn varint(b: &[u8], at: &mut usize) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *b.get(*at)?;
+            *at += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    let mut at = 0;
+    while at < raw.len() {
+        let tag = varint(raw, &mut at)?;
+        match (tag >> 3, tag & 7) {
+            (5, 2) => return varint(raw, &mut at),
+            (1, 2) => {
+                let n = usize::try_from(varint(raw, &mut at)?).ok()?;
+                at = at.checked_add(n).filter(|&e| e <= raw.len())?;
+            }
+            (2..=4 | 6, 0) => {
+                varint(raw, &mut at)?;
+            }
+            _ => return None,
+        }
+    }
+    // No value field: proto3 omits an empty value.
+    Some(0)
+}
+
 /// `apiVersion/kind` of a stored value from its envelope alone.
 fn kind_of(value: &[u8]) -> String {
     #[derive(serde::Deserialize)]
@@ -432,16 +594,24 @@ pub fn stats(index: &KeyIndex<'_>, prefix: &str, namespace: Option<&str>, top: u
             .take_while(|h| h.key < end.as_slice())
             .count();
     let current = index.current_revision;
-    let table = resource_table();
     let value_len = |e: &crate::mvcc::index::RevEntry| -> u64 {
         if e.is_tombstone() {
             return 0;
         }
-        index.value_of(e).map_or(0, |kv| kv.value.len() as u64)
+        stored_value_len(index.raw_of(e))
+            .or_else(|| index.value_of(e).map(|kv| kv.value.len() as u64))
+            .unwrap_or(0)
     };
+    let _bar = crate::progress::start(
+        "counting objects",
+        (to - from) as u64,
+        crate::progress::Unit::Keys,
+        index.data.len() as u64,
+    );
     let mut s = index.keys[from..to]
         .par_iter()
         .fold(Stats::default, |mut s, h| {
+            crate::progress::tick(1);
             let Some(e) = h.at(current).filter(|e| !e.is_tombstone()) else {
                 return s;
             };
@@ -450,11 +620,8 @@ pub fn stats(index: &KeyIndex<'_>, prefix: &str, namespace: Option<&str>, top: u
             };
             let key = String::from_utf8_lossy(h.key);
             let rest = key.strip_prefix(p.as_str()).unwrap_or(&key);
-            let (dir_ns, tail) = match table
-                .iter()
-                .find(|(pre, _, _)| rest.starts_with(pre.as_str()))
-            {
-                Some((pre, _, namespaced)) => (Some(*namespaced), &rest[pre.len()..]),
+            let (dir_ns, tail) = match builtin_dir(rest) {
+                Some((len, namespaced)) => (Some(namespaced), &rest[len..]),
                 None => (None, resource_dir_tail(rest)),
             };
             let namespaced = dir_ns.unwrap_or(tail.contains('/'));
@@ -514,6 +681,53 @@ fn resource_dir_tail(rest: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn value_lengths_read_without_decoding_agree_with_the_decoder() {
+        use crate::etcd::kv::KeyValue;
+        let big = vec![7u8; 70_000];
+        for (key, value, lease) in [
+            (&b"/registry/pods/a/b"[..], &b"k8s\0xyz"[..], 0),
+            (b"/k", b"", 5),
+            (b"", &big[..], 1 << 40),
+        ] {
+            let kv = KeyValue {
+                key,
+                create_revision: 3,
+                mod_revision: 300_000,
+                version: 2,
+                value,
+                lease,
+                present: 0,
+            };
+            let raw = kv.encode();
+            assert_eq!(stored_value_len(&raw), Some(value.len() as u64));
+        }
+        // Unknown fields or a cut record: not read here (the decoder decides).
+        assert_eq!(stored_value_len(&[0x38, 1]), None);
+        assert_eq!(stored_value_len(&[0x0a, 9, 1]), None);
+        assert_eq!(stored_value_len(&[0x2a]), None);
+    }
+
+    #[test]
+    fn resource_dirs_by_hash_are_the_longest_prefix() {
+        for rest in [
+            "pods/ns/x",
+            "services/specs/ns/x",
+            "services/endpoints/ns/x",
+            "minions/n",
+            "apiextensions.k8s.io/customresourcedefinitions/x",
+            "example.com/widgets/ns/x",
+            "nothing",
+            "podsecuritypolicy/p",
+        ] {
+            let slow = resource_table()
+                .iter()
+                .find(|(pre, _, _)| rest.starts_with(pre.as_str()))
+                .map(|(pre, _, ns)| (pre.len(), *ns));
+            assert_eq!(builtin_dir(rest), slow, "{rest}");
+        }
+    }
 
     #[test]
     fn keys_map_to_resource_dirs() {

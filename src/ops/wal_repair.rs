@@ -55,12 +55,10 @@ pub enum RepairError {
 /// space left on device").
 fn at(path: &Path) -> impl FnOnce(std::io::Error) -> std::io::Error + '_ {
     move |e| {
-        let what = if e.raw_os_error() == Some(28) {
-            "no space left on device".to_string()
-        } else {
-            e.to_string()
-        };
-        std::io::Error::new(e.kind(), format!("writing {}: {what}", path.display()))
+        std::io::Error::new(
+            e.kind(),
+            format!("writing {}: {}", path.display(), super::write::describe(&e)),
+        )
     }
 }
 
@@ -85,7 +83,12 @@ fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> std::io::R
             copy_synced(&p, &dest)?;
         }
     }
-    Ok(())
+    sync_dir(to)
+}
+
+/// fsync a directory (its entries are then on disk).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all().map_err(at(dir))
 }
 
 /// Repair the log of `member_dir` (a data dir's `member/`) into `out` (a new
@@ -130,6 +133,8 @@ pub fn repair(
         }
         cut_at = Some((i, s.read.valid_end));
     }
+    super::write::ensure_room(out, output_size(member_dir, &log, cut_at)?)
+        .map_err(std::io::Error::from)?;
     let tmp = temp_beside(out);
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp)?;
@@ -166,6 +171,38 @@ pub fn repair(
         std::fs::File::open(parent)?.sync_all()?;
     }
     Ok(report)
+}
+
+/// What the repaired data dir takes on disk: every file of the member dir
+/// but the segments left out, the cut segment up to the cut, and a block
+/// per directory.
+fn output_size(
+    member_dir: &Path,
+    log: &crate::wal::log::LogReport,
+    cut_at: Option<(usize, u64)>,
+) -> std::io::Result<u64> {
+    fn tree(dir: &Path, sized: &dyn Fn(&Path, u64) -> Option<u64>) -> std::io::Result<u64> {
+        let mut n = 4096;
+        for e in std::fs::read_dir(dir)? {
+            let e = e?;
+            let p = e.path();
+            if e.file_type()?.is_dir() {
+                n += tree(&p, sized)?;
+            } else if let Some(len) = sized(&p, e.metadata()?.len()) {
+                n += super::write::on_disk(len);
+            }
+        }
+        Ok(n)
+    }
+    let sized = |p: &Path, len: u64| match log.segments.iter().position(|s| s.path == p) {
+        Some(i) => match cut_at {
+            Some((ci, _)) if i > ci => None,
+            Some((ci, end)) if i == ci => Some(end.min(len)),
+            _ => Some(len),
+        },
+        None => Some(len),
+    };
+    Ok(4096 + tree(member_dir, &sized)?)
 }
 
 /// `.NAME.tmp-PID` beside `out`.
@@ -243,6 +280,15 @@ fn build(
             _ => {
                 copy_synced(seg, &dest)?;
             }
+        }
+    }
+    for d in [
+        out_member.join("wal"),
+        out_member.clone(),
+        out.to_path_buf(),
+    ] {
+        if d.is_dir() {
+            sync_dir(&d)?;
         }
     }
     if let Some((ci, end)) = cut_at {

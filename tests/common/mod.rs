@@ -11,6 +11,7 @@ use etcd_rescue::ops::check::check_db;
 use etcd_rescue::ops::open::OpenDb;
 use std::path::PathBuf;
 
+pub mod bolt_edit;
 pub mod etcd;
 pub mod oracle;
 pub mod refcheck;

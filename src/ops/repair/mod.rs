@@ -169,12 +169,17 @@ pub enum RepairError {
     Write(#[from] crate::ops::write::WriteError),
 }
 
-/// Repair `input` into a new snapshot file at `dest`.
+/// Repair `input` into a new snapshot file at `dest` (and its JSON report
+/// at `report_to`). Each is refused before it is written when its file
+/// system has no room for it (the db's size is known exactly from the
+/// layout pass); the db is renamed to its name only after the report is
+/// written, so a failure leaves neither.
 pub fn repair(
     input: &Input,
     dest: &Path,
     force: bool,
     opts: RepairOptions,
+    report_to: Option<&Path>,
 ) -> Result<RepairReport, RepairError> {
     let db = match &input.db {
         Some(_) => Some(
@@ -214,7 +219,24 @@ pub fn repair(
         output: dest.display().to_string(),
         ..RepairReport::default()
     };
-    let written = crate::ops::write::write_new_file_with(dest, force, |out| {
+    let input_bytes = bytes.map_or(0, |b| b.len() as u64);
+    // Room for the file, checked before a byte is written; then the bar of
+    // its writing.
+    let room = |layout: &crate::bolt::writer::Layout| -> std::io::Result<crate::progress::Bar> {
+        // The pages and the SHA-256 trailer.
+        let need = layout
+            .pgid
+            .saturating_mul(page_size as u64)
+            .saturating_add(32);
+        crate::ops::write::ensure_room(dest, need)?;
+        Ok(crate::progress::start(
+            "writing",
+            need,
+            crate::progress::Unit::Bytes,
+            input_bytes,
+        ))
+    };
+    let written = crate::ops::write::stage_new_file_with(dest, force, |out| {
         let opts_w = WriteOptions {
             page_size,
             persist_freelist: false,
@@ -241,6 +263,7 @@ pub fn repair(
                 if let Some((_, layout)) =
                     stream_tree(f, meta, first, &mut counts).map_err(to_io)?
                 {
+                    let _bar = room(&layout)?;
                     let w =
                         DbWriter::planned(HashPipe::new(out)?, opts_w, layout).map_err(to_io)?;
                     let (pipe, _) = stream_tree(f, meta, w, &mut BTreeMap::new())
@@ -299,13 +322,14 @@ pub fn repair(
             report.consistent_index = meta_u64(&b, b"consistent_index");
             let first = DbWriter::layout_pass(opts_w).map_err(to_io)?;
             let (_, layout) = write_buckets(&b, first, &mut report).map_err(to_io)?;
+            let _bar = room(&layout)?;
             let w = DbWriter::planned(HashPipe::new(out)?, opts_w, layout).map_err(to_io)?;
             let (pipe, _) = write_buckets(&b, w, &mut report).map_err(to_io)?;
             report.bytes_written = pipe.finish()?;
         }
         Ok(())
     });
-    written?;
+    let (staged, ()) = written?;
     report.etcd_version = rules.version.to_string();
     report.restore_with = format!(
         "{} snapshot restore {} --data-dir NEW_DATA_DIR",
@@ -313,6 +337,20 @@ pub fn repair(
         dest.display()
     );
     finish(&mut report);
+    if let Some(p) = report_to {
+        let json =
+            serde_json::to_vec_pretty(&report).map_err(|e| crate::ops::write::WriteError::Io {
+                path: p.to_path_buf(),
+                source: std::io::Error::other(e),
+            })?;
+        crate::ops::write::write_new_file(p, &json, force)?;
+    }
+    if let Err(e) = staged.commit() {
+        if let Some(p) = report_to {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e.into());
+    }
     Ok(report)
 }
 

@@ -111,11 +111,25 @@ impl<'f> HashPipe<'f> {
         let chunk = std::sync::Arc::new(std::mem::replace(&mut self.buf, fresh));
         let old_pad = std::mem::replace(&mut self.pad, pad);
         self.queued += (chunk.len() - old_pad) as u64;
-        let stopped = || std::io::Error::other("a writing thread stopped");
+        crate::progress::tick((chunk.len() - old_pad) as u64);
+        let mut stopped = false;
         for tx in [&self.to_hash, &self.to_write].into_iter().flatten() {
-            tx.send((chunk.clone(), old_pad)).map_err(|_| stopped())?;
+            stopped |= tx.send((chunk.clone(), old_pad)).is_err();
+        }
+        if stopped {
+            return Err(self.why_stopped());
         }
         Ok(())
+    }
+
+    /// A thread stopped taking chunks: the writer's own error (a full disk
+    /// says so), else that it stopped.
+    fn why_stopped(&mut self) -> std::io::Error {
+        drop(self.to_write.take());
+        match self.writer.take().map(|w| w.join()) {
+            Some(Ok(Err(e))) => e,
+            _ => std::io::Error::other("a writing thread stopped"),
+        }
     }
 
     /// Write what is left, then append the SHA-256 of everything; returns

@@ -145,6 +145,12 @@ pub fn scan<'a>(file: &BoltFile<'a>) -> Scan<'a> {
     let pages = file.file_pages();
     const CHUNK: u64 = 4096;
     let chunks: Vec<u64> = (0..pages.div_ceil(CHUNK)).collect();
+    let _bar = crate::progress::start(
+        "scanning every page",
+        pages,
+        crate::progress::Unit::Pages,
+        pages * file.page_size() as u64,
+    );
     let parts: Vec<Scan<'a>> = chunks
         .par_iter()
         .map(|&c| {
@@ -152,6 +158,7 @@ pub fn scan<'a>(file: &BoltFile<'a>) -> Scan<'a> {
             for id in c * CHUNK..((c + 1) * CHUNK).min(pages) {
                 scan_page(file, id, &mut s);
             }
+            crate::progress::tick(CHUNK.min(pages - c * CHUNK));
             s
         })
         .collect();
