@@ -188,14 +188,21 @@ fn decode_msg(
             }
         }
     }
-    // Go's JSON presence rules.
+    // Go's JSON presence rules. An absent `always` field prints only if
+    // the writer knew it: nothing beside it shows a release older than it.
+    let newest_seen = seen
+        .iter()
+        .filter_map(|n| msg.field(*n))
+        .map(|f| f.since)
+        .max()
+        .unwrap_or(0);
     for f in &msg.fields {
         if f.inline {
             continue;
         }
         let present = seen.contains(&f.number);
         if !present {
-            if f.always {
+            if f.always && f.since <= newest_seen {
                 let v = if f.ptr || f.repeated || matches!(f.ty, Ty::Map(_)) {
                     Json::Null
                 } else {

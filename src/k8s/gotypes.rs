@@ -476,6 +476,7 @@ impl Builder<'_> {
                 always: !f.inline && !f.omitempty && !f.omitzero,
                 ptr,
                 ty,
+                since: 0,
             });
         }
         out.sort_by_key(|f| f.number);

@@ -57,6 +57,13 @@ pub struct IField {
     /// Candidates whose JSON printed this field's zero value: such a field
     /// prints whenever it is on the wire (a pointer, or no omitempty).
     pub zero_shown: Vec<String>,
+    /// The oldest release whose own test object has the field on the wire
+    /// (round-tripped objects are written by a newer release: they do not
+    /// count); `None` when only those saw it.
+    pub since: Option<u16>,
+    /// The type was read from a JSON value (not guessed from a zero on the
+    /// wire that nothing showed).
+    pub typed: bool,
 }
 
 impl IField {
@@ -76,6 +83,8 @@ impl IField {
             alt_types: BTreeMap::new(),
             alt_repeated: BTreeMap::new(),
             zero_shown: vec![],
+            since: None,
+            typed: true,
         }
     }
 
@@ -87,6 +96,7 @@ impl IField {
         self.json = name.to_string();
         if let Some(t) = self.alt_types.get(name) {
             self.ty = t.clone();
+            self.typed = true;
         }
         if let Some(r) = self.alt_repeated.get(name) {
             self.repeated = *r;
@@ -268,7 +278,9 @@ fn interpret_one(
                     t
                 });
             }
-            let got = if plausible(b, j) {
+            // No Go field is named "": such an object is a map (a
+            // ResourceList with an empty key, one entry on the wire).
+            let got = if plausible(b, j) && !o.contains_key("") {
                 let mut r = Report::default();
                 let members: Vec<(&String, &Json)> = o.iter().collect();
                 infer_msg_in(cx, b, &members, path, &mut r)
@@ -463,6 +475,10 @@ pub fn merge_msg(mut a: IMsg, b: IMsg) -> IMsg {
                     };
                     old.inline |= f.inline;
                 }
+                old.since = match (old.since, f.since) {
+                    (Some(x), Some(y)) => Some(x.min(y)),
+                    (x, y) => x.or(y),
+                };
                 a.fields.insert(n, old);
             }
         }
@@ -599,7 +615,9 @@ fn infer_msg_in(
                     [Value::Varint(_)] => ITy::Scalar(Ty::Int),
                     _ => ITy::Scalar(Ty::String),
                 };
-                msg.fields.insert(*n, IField::new(String::new(), ty, false));
+                let mut f = IField::new(String::new(), ty, false);
+                f.typed = false;
+                msg.fields.insert(*n, f);
             }
             0 => pending_inline.push((*n, occ.clone())),
             k => {
@@ -687,6 +705,23 @@ pub struct Pair {
     pub stored: Vec<u8>,
     pub json: Json,
 }
+
+/// The minor release that wrote a pair, from its folder (`v1.N.0/...`);
+/// `HEAD` is newer than any numbered release. `None` for objects that went
+/// through a newer release's round trip.
+fn pair_release(name: &str) -> Option<u16> {
+    if name.contains(".after_roundtrip.") {
+        return None;
+    }
+    let folder = name.split('/').next()?;
+    if folder == "HEAD" {
+        return Some(HEAD_RELEASE);
+    }
+    folder.strip_prefix("v1.")?.split('.').next()?.parse().ok()
+}
+
+/// `HEAD`'s place among releases: after every numbered folder.
+const HEAD_RELEASE: u16 = 999;
 
 /// Read every `<name>.pb` with a `<name>.json` beside it under `dirs`.
 pub fn read_pairs(dirs: &[std::path::PathBuf]) -> std::io::Result<Vec<Pair>> {
@@ -918,21 +953,7 @@ fn holder<'a>(m: &'a mut IMsg, json: &str) -> Option<&'a mut IMsg> {
 }
 
 fn visit_all(m: &mut IMsg, f: &mut dyn FnMut(&mut IMsg)) {
-    // Iterative over an explicit stack of raw paths would need unsafe; the
-    // trees here come from our own inference (bounded depth), so recursion
-    // is fine.
-    f(m);
-    for fl in m.fields.values_mut() {
-        match &mut fl.ty {
-            ITy::Msg(x) => visit_all(x, f),
-            ITy::Map(v) => {
-                if let ITy::Msg(x) = v.as_mut() {
-                    visit_all(x, f);
-                }
-            }
-            ITy::Scalar(_) => {}
-        }
-    }
+    visit_named(m, "", &mut |_, x| f(x));
 }
 
 /// Names fields seen only with their zero value (which no JSON member
@@ -942,23 +963,24 @@ fn visit_all(m: &mut IMsg, f: &mut dyn FnMut(&mut IMsg)) {
 /// `readOnly`, always false in an old release's test object, is `true` in
 /// another's). Taken only when every such message agrees.
 fn borrow_names(roots: &mut BTreeMap<(String, String), IMsg>) {
-    // Every message with a name for at least one field: its named fields.
-    let mut donors: Vec<BTreeMap<u32, IField>> = Vec::new();
+    // Every message with a name for at least two fields: the member that
+    // holds it and its named fields.
+    let mut donors: Vec<(String, BTreeMap<u32, IField>)> = Vec::new();
     for root in roots.values_mut() {
-        visit_all(root, &mut |m| {
+        visit_named(root, "", &mut |at, m| {
             let named: BTreeMap<u32, IField> = m
                 .fields
                 .iter()
-                .filter(|(_, f)| !f.unnamed() && !f.inline)
+                .filter(|(_, f)| !f.unnamed() && !f.inline && f.typed)
                 .map(|(n, f)| (*n, f.clone()))
                 .collect();
             if named.len() >= 2 {
-                donors.push(named);
+                donors.push((at.to_string(), named));
             }
         });
     }
     for root in roots.values_mut() {
-        visit_all(root, &mut |m| {
+        visit_named(root, "", &mut |at, m| {
             let mine: Vec<(u32, String)> = m
                 .fields
                 .iter()
@@ -968,31 +990,74 @@ fn borrow_names(roots: &mut BTreeMap<(String, String), IMsg>) {
             if mine.is_empty() {
                 return;
             }
-            let gone = m.unnamed_numbers();
-            for n in gone {
-                let mut found: Option<&IField> = None;
-                let mut clash = false;
-                for d in &donors {
-                    let agrees = mine
-                        .iter()
-                        .all(|(k, j)| d.get(k).is_some_and(|f| f.json == *j));
-                    let Some(f) = d.get(&n).filter(|_| agrees) else {
-                        continue;
-                    };
-                    if mine.iter().any(|(_, j)| *j == f.json) {
-                        continue;
+            for n in m.unnamed_numbers() {
+                // Nearest donors first: held by a member of the same name
+                // and of exactly this shape plus the field (the same Go
+                // type), then the same name, then the same shape, then any
+                // whose fields agree. The first level with an answer
+                // decides, and only if its donors agree.
+                let exact = |d: &BTreeMap<u32, IField>| d.len() == mine.len() + 1;
+                let pick = |level: u8| {
+                    let mut found: Option<&IField> = None;
+                    for (held_by, d) in &donors {
+                        let near = match level {
+                            0 => held_by == at && exact(d),
+                            1 => held_by == at,
+                            2 => exact(d),
+                            _ => true,
+                        };
+                        let agrees = near
+                            && mine
+                                .iter()
+                                .all(|(k, j)| d.get(k).is_some_and(|f| f.json == *j));
+                        let Some(f) = d.get(&n).filter(|_| agrees) else {
+                            continue;
+                        };
+                        if mine.iter().any(|(_, j)| *j == f.json) {
+                            continue;
+                        }
+                        match found {
+                            Some(g) if g.json != f.json => return Err(()),
+                            Some(_) => {}
+                            None => found = Some(f),
+                        }
                     }
-                    match found {
-                        Some(g) if g.json != f.json => clash = true,
-                        Some(_) => {}
-                        None => found = Some(f),
+                    Ok(found)
+                };
+                let mut take = None;
+                for level in 0..4 {
+                    match pick(level) {
+                        Ok(Some(f)) => {
+                            take = Some(f.clone());
+                            break;
+                        }
+                        Ok(None) => {}
+                        Err(()) => break,
                     }
                 }
-                if let (Some(f), false) = (found, clash) {
-                    m.fields.insert(n, f.clone());
+                if let Some(f) = take {
+                    m.fields.insert(n, f);
                 }
             }
         });
+    }
+}
+
+/// Like [`visit_all`], with the JSON name of the member holding each
+/// message ("" for the root).
+fn visit_named(m: &mut IMsg, at: &str, f: &mut dyn FnMut(&str, &mut IMsg)) {
+    f(at, m);
+    for fl in m.fields.values_mut() {
+        let name = fl.json.clone();
+        match &mut fl.ty {
+            ITy::Msg(x) => visit_named(x, &name, f),
+            ITy::Map(v) => {
+                if let ITy::Msg(x) = v.as_mut() {
+                    visit_named(x, &name, f);
+                }
+            }
+            ITy::Scalar(_) => {}
+        }
     }
 }
 
@@ -1029,6 +1094,14 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
                     .push(format!("{}: raw is not a message", p.name));
                 return (None, r);
             };
+            let mut m = m;
+            if let Some(rel) = pair_release(&p.name) {
+                visit_all(&mut m, &mut |x| {
+                    for f in x.fields.values_mut() {
+                        f.since = Some(rel);
+                    }
+                });
+            }
             let key = (env.api_version.to_string(), env.kind.to_string());
             (Some((key, m)), r)
         })
@@ -1215,33 +1288,75 @@ pub fn infer(pairs: &[Pair], facts: &str) -> (Schema, Report) {
     }
     let mut schema = Schema::default();
     let mut interned: HashMap<Message, usize> = HashMap::new();
+    let releases = Releases::of(pairs);
     for (k, root) in &roots {
-        let t = intern(root, &mut schema, &mut interned);
+        let t = intern(root, &mut schema, &mut interned, releases);
         schema.kinds.insert(k.clone(), t);
     }
     (schema, rep)
 }
 
-fn intern_ty(t: &ITy, s: &mut Schema, seen: &mut HashMap<Message, usize>) -> Ty {
+fn intern_ty(t: &ITy, s: &mut Schema, seen: &mut HashMap<Message, usize>, r: Releases) -> Ty {
     match t {
         ITy::Scalar(x) => x.clone(),
-        ITy::Msg(m) => Ty::Msg(intern(m, s, seen)),
-        ITy::Map(v) => Ty::Map(Box::new(intern_ty(v, s, seen))),
+        ITy::Msg(m) => Ty::Msg(intern(m, s, seen, r)),
+        ITy::Map(v) => Ty::Map(Box::new(intern_ty(v, s, seen, r))),
     }
 }
 
-fn intern(m: &IMsg, s: &mut Schema, seen: &mut HashMap<Message, usize>) -> usize {
+/// The oldest and newest numbered releases of the test data: a field the
+/// oldest already wrote has no `since`; `HEAD` counts as the one after
+/// the newest.
+#[derive(Clone, Copy)]
+struct Releases {
+    oldest: u16,
+    newest: u16,
+}
+
+impl Releases {
+    fn of(pairs: &[Pair]) -> Releases {
+        let numbered = || {
+            pairs
+                .iter()
+                .filter_map(|p| pair_release(&p.name))
+                .filter(|r| *r != HEAD_RELEASE)
+        };
+        Releases {
+            oldest: numbered().min().unwrap_or(0),
+            newest: numbered().max().unwrap_or(0),
+        }
+    }
+
+    fn since(self, seen: Option<u16>) -> u16 {
+        match seen {
+            Some(HEAD_RELEASE) => self.newest + 1,
+            Some(x) if x > self.oldest => x,
+            _ => 0,
+        }
+    }
+}
+
+fn intern(m: &IMsg, s: &mut Schema, seen: &mut HashMap<Message, usize>, r: Releases) -> usize {
+    // `since` only orders the fields of one message, so the fields as old
+    // as the message's oldest carry none (a type first seen whole in a
+    // later release then stays one type with its older copies).
+    let first = m.fields.values().map(|f| r.since(f.since)).min().unwrap_or(0);
+    let since = |f: &IField| match r.since(f.since) {
+        x if x == first => 0,
+        x => x,
+    };
     let fields = m
         .fields
         .iter()
         .map(|(n, f)| Field {
             number: *n,
             json: if f.inline { "-".into() } else { f.json.clone() },
-            ty: intern_ty(&f.ty, s, seen),
+            ty: intern_ty(&f.ty, s, seen, r),
             repeated: f.repeated,
             inline: f.inline,
             ptr: f.ptr,
             always: f.always,
+            since: since(f),
         })
         .collect();
     let msg = Message { fields };

@@ -23,7 +23,7 @@
 //! 1.15's recursive managed-fields `Fields`), `T<n>` (a
 //! message), `map:<type>`; `[]` marks a repeated field; flags `inline`,
 //! `ptr` (print even when zero), `always` (no omitempty: print zero values,
-//! `null` when absent).
+//! `null` when absent), `since=1.N` (first release seen writing it).
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -68,6 +68,13 @@ pub struct Field {
     pub ptr: bool,
     /// No `omitempty`: zero values print; an absent field prints `null`.
     pub always: bool,
+    /// The Kubernetes minor release whose test data first has the field on
+    /// the wire (0: the oldest release known). An absent `always` field
+    /// prints only when the message shows the writer knew it: some field
+    /// present beside it is at least as new (the apiserver's protobuf
+    /// always carries non-pointer scalars, so their absence means a writer
+    /// older than the field).
+    pub since: u16,
 }
 
 /// A message type: its fields, by number.
@@ -178,6 +185,9 @@ impl Schema {
                         out.push_str(name);
                     }
                 }
+                if f.since > 0 {
+                    out.push_str(&format!(" since=1.{}", f.since));
+                }
                 out.push('\n');
             }
         }
@@ -218,13 +228,19 @@ impl Schema {
                     inline: false,
                     ptr: false,
                     always: false,
+                    since: 0,
                 };
                 for fl in flags {
                     match *fl {
                         "inline" => f.inline = true,
                         "ptr" => f.ptr = true,
                         "always" => f.always = true,
-                        _ => return Err(err(line, "unknown flag")),
+                        x => {
+                            f.since = x
+                                .strip_prefix("since=1.")
+                                .and_then(|m| m.parse().ok())
+                                .ok_or_else(|| err(line, "unknown flag"))?;
+                        }
                     }
                 }
                 let m = s
