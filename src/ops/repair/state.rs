@@ -1,6 +1,7 @@
 //! The state a repair builds before writing it: every bucket's records in
-//! key order, owned, plus the mvcc rules that act on the `key` bucket
-//! (the live view of each key, compaction as etcd performs it).
+//! key order (values borrowed from the input where they were read), plus
+//! the mvcc rules that act on the `key` bucket (the live view of each key,
+//! compaction as etcd performs it).
 #![forbid(unsafe_code)]
 
 use crate::etcd::kv::KeyValue;
