@@ -130,9 +130,10 @@ fn hash(password: &[u8]) -> Option<Vec<u8>> {
 /// Move the auth revision on by one.
 pub fn bump_revision(b: &mut Buckets) {
     let rev = auth_revision(b);
-    b.entry(b"auth".to_vec())
-        .or_default()
-        .insert(b"authRevision".to_vec(), (rev + 1).to_be_bytes().to_vec());
+    b.entry(b"auth".to_vec()).or_default().insert(
+        b"authRevision".to_vec(),
+        (rev + 1).to_be_bytes().to_vec().into(),
+    );
 }
 
 /// Apply one auth request (its `InternalRaftRequest` field number and
@@ -153,12 +154,12 @@ pub fn apply(b: &mut Buckets, field: u32, body: &[u8]) -> Option<()> {
     let put_user = |b: &mut Buckets, u: &User| {
         b.entry(b"authUsers".to_vec())
             .or_default()
-            .insert(u.name.clone(), u.encode());
+            .insert(u.name.clone(), u.encode().into());
     };
     let put_role = |b: &mut Buckets, r: &Role| {
         b.entry(b"authRoles".to_vec())
             .or_default()
-            .insert(r.name.clone(), r.encode());
+            .insert(r.name.clone(), r.encode().into());
     };
     match field {
         // user_add: name=1, password=2, options=3, hashed_password=4.
@@ -463,6 +464,6 @@ mod tests {
         let alice = User::decode(&b[b"authUsers".as_slice()][b"alice".as_slice()]).unwrap();
         assert!(alice.roles.is_empty(), "a deleted role leaves its users");
         let rev = &b[b"auth".as_slice()][b"authRevision".as_slice()];
-        assert_eq!(rev.as_slice(), &5u64.to_be_bytes());
+        assert_eq!(&**rev, &5u64.to_be_bytes());
     }
 }

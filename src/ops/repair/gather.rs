@@ -4,15 +4,16 @@
 #![forbid(unsafe_code)]
 
 use super::*;
+use std::borrow::Cow;
 
 /// Gather every record the tree yields, then (with --salvage, or when no
 /// meta page is usable) what the page scan adds.
-pub(super) fn gather(
-    file: Option<&BoltFile<'_>>,
+pub(super) fn gather<'a>(
+    file: Option<&BoltFile<'a>>,
     opts: RepairOptions,
     report: &mut RepairReport,
     sources: &mut BTreeMap<Vec<u8>, Source>,
-) -> Buckets {
+) -> Buckets<'a> {
     let mut b = Buckets::new();
     let Some(f) = file else {
         report.tree_from = "no db: rebuilt from the log alone".into();
@@ -103,7 +104,7 @@ pub(super) fn gather(
                 )),
                 Ok(i) => {
                     if !recs.contains_key(i.key) {
-                        recs.insert(i.key.to_vec(), i.value.to_vec());
+                        recs.insert(i.key.to_vec(), Cow::Borrowed(i.value));
                         acct.from_tree += 1;
                     }
                 }
@@ -145,19 +146,21 @@ pub(super) fn gather(
 /// records only where the tree could not provide the bucket whole. Then
 /// compaction is applied again, so a stale copy of a revision etcd had
 /// compacted away does not come back.
-pub(super) fn merge_scan(
-    b: &mut Buckets,
-    s: &salvage::Scan<'_>,
+pub(super) fn merge_scan<'a>(
+    b: &mut Buckets<'a>,
+    s: &salvage::Scan<'a>,
     damaged: &[Vec<u8>],
     report: &mut RepairReport,
     sources: &mut BTreeMap<Vec<u8>, Source>,
 ) {
     let mut small: BTreeMap<(&str, &[u8]), Vec<&[u8]>> = BTreeMap::new();
-    // Revision records: the scan's copies of each revision key.
-    let mut copies: BTreeMap<&[u8], Vec<&[u8]>> = BTreeMap::new();
+    // Revision records: the scan's copies, sorted by revision key (a
+    // stable sort: each key's copies stay in page order). A flat list, not
+    // a map of lists: on a large db it is the biggest thing a salvage holds.
+    let mut revs: Vec<(&'a [u8], &'a [u8])> = Vec::new();
     for rec in &s.found {
         if rec.bucket == "key" {
-            copies.entry(rec.key).or_default().push(rec.value);
+            revs.push((rec.key, rec.value));
             continue;
         }
         let whole = b.contains_key(rec.bucket.as_bytes())
@@ -171,19 +174,26 @@ pub(super) fn merge_scan(
     }
     let kb = b.entry(b"key".to_vec()).or_default();
     let tree_top = state::current_revision(kb);
-    let scan_top = copies
-        .keys()
-        .filter_map(|k| crate::etcd::revision::RevisionKey::parse(k).ok())
+    revs.sort_by(|x, y| x.0.cmp(y.0));
+    let scan_top = revs
+        .iter()
+        .filter_map(|(k, _)| crate::etcd::revision::RevisionKey::parse(k).ok())
         .map(|r| r.main)
         .max()
         .unwrap_or(0);
-    for (rk, found) in copies {
+    let mut found: Vec<&'a [u8]> = Vec::new();
+    for group in revs.chunk_by(|x, y| x.0 == y.0) {
+        let Some(&(rk, _)) = group.first() else {
+            continue;
+        };
+        found.clear();
+        found.extend(group.iter().map(|&(_, v)| v));
         match kb.get(rk) {
             None => {
                 // Any valid copy is the record (revisions are written once);
                 // differing ones are settled by majority.
                 let (v, n, distinct) = majority(&found);
-                kb.insert(rk.to_vec(), v.to_vec());
+                kb.insert(rk.to_vec(), Cow::Borrowed(v));
                 sources.insert(rk.to_vec(), Source::Scan);
                 if distinct > 1 {
                     report.conflicts.push(conflict(
@@ -198,12 +208,12 @@ pub(super) fn merge_scan(
                 }
             }
             Some(tree) => {
-                if found.iter().all(|f| *f == tree.as_slice()) {
+                if found.iter().all(|f| *f == &**tree) {
                     continue;
                 }
                 let (v, n, _) = majority(&found);
                 let others_agree = n >= 2 && found.iter().all(|f| *f == v);
-                let mut distinct: Vec<&[u8]> = vec![tree.as_slice()];
+                let mut distinct: Vec<&[u8]> = vec![&**tree];
                 for f in &found {
                     if !distinct.contains(f) {
                         distinct.push(f);
@@ -213,7 +223,7 @@ pub(super) fn merge_scan(
                     let kept =
                         format!("the scan's {n} agreeing copies, over the tree's differing one");
                     report.conflicts.push(conflict(rk, v, distinct.len(), kept));
-                    kb.insert(rk.to_vec(), v.to_vec());
+                    kb.insert(rk.to_vec(), Cow::Borrowed(v));
                 } else {
                     let tree_v = tree.clone();
                     report.conflicts.push(conflict(
@@ -241,12 +251,12 @@ pub(super) fn merge_scan(
         for key in [b"consistent_index".as_slice(), b"term"] {
             let Some(v) = newest(key) else { continue };
             let meta = b.entry(b"meta".to_vec()).or_default();
-            if meta.get(key).is_none_or(|old| old.as_slice() < v) {
+            if meta.get(key).is_none_or(|old| &**old < v) {
                 report.notes.push(format!(
                     "the tree read is older than revisions the scan found (up to {scan_top}, the tree's end at {tree_top}): {} taken from the newest meta copy found",
                     String::from_utf8_lossy(key)
                 ));
-                meta.insert(key.to_vec(), v.to_vec());
+                meta.insert(key.to_vec(), v.to_vec().into());
             }
         }
     }
@@ -269,7 +279,7 @@ pub(super) fn merge_scan(
             values.first().copied()
         };
         if let Some(v) = chosen {
-            recs.insert(key.to_vec(), v.to_vec());
+            recs.insert(key.to_vec(), v.to_vec().into());
             report.buckets.entry(bucket.into()).or_default().from_scan += 1;
         }
     }

@@ -127,14 +127,14 @@ pub(super) fn entries_to_apply(
 /// replay matches what etcd did); it then also has every record the db
 /// lost. Membership and the cluster version are kept from the db (the log
 /// does not set them here; `snapshot restore` writes membership).
-pub(super) fn rebuild_from_whole_log(
-    b: &Buckets,
+pub(super) fn rebuild_from_whole_log<'a>(
+    b: &Buckets<'a>,
     log: &LogRead,
     voters: usize,
     report: &mut RepairReport,
     sources: &mut BTreeMap<Vec<u8>, Source>,
     writer: &crate::etcd::lines::LineRules,
-) -> Option<Buckets> {
+) -> Option<Buckets<'a>> {
     let mut tail = LogTail::default();
     let all = entries_to_apply(log, 0, voters, &mut tail).ok()?;
     let mut fresh = Buckets::new();

@@ -117,7 +117,7 @@ struct Rev {
 /// Account for the rebuilt `key` bucket; `sources` names the records that
 /// did not come from the tree.
 pub fn account(
-    key_bucket: &BTreeMap<Vec<u8>, Vec<u8>>,
+    key_bucket: &super::state::Records<'_>,
     compact: i64,
     sources: &BTreeMap<Vec<u8>, Source>,
     unreadable: &[RevRange],
@@ -230,7 +230,13 @@ pub fn account(
 mod tests {
     use super::*;
 
-    fn put(b: &mut BTreeMap<Vec<u8>, Vec<u8>>, main: i64, key: &[u8], version: i64, create: i64) {
+    fn put(
+        b: &mut super::super::state::Records<'static>,
+        main: i64,
+        key: &[u8],
+        version: i64,
+        create: i64,
+    ) {
         let rk = RevisionKey {
             main,
             sub: 0,
@@ -244,7 +250,7 @@ mod tests {
             value: b"v",
             ..KeyValue::default()
         };
-        b.insert(rk.encode(), kv.encode());
+        b.insert(rk.encode(), kv.encode().into());
     }
 
     #[test]

@@ -36,13 +36,13 @@ pub fn conf_change(b: &mut Buckets, data: &[u8]) -> bool {
             }
             b.entry(b"members".to_vec())
                 .or_default()
-                .insert(key(id), context);
+                .insert(key(id), context.into());
         }
         1 => {
             b.entry(b"members".to_vec()).or_default().remove(&key(id));
             b.entry(b"members_removed".to_vec())
                 .or_default()
-                .insert(key(id), b"removed".to_vec());
+                .insert(key(id), b"removed".to_vec().into());
         }
         2 => {
             let Ok(new) = serde_json::from_slice::<Value>(&context) else {
@@ -102,7 +102,7 @@ fn update(b: &mut Buckets, id: u64, f: impl FnOnce(&mut serde_json::Map<String, 
     f(&mut m);
     match serde_json::to_vec(&Value::Object(m)) {
         Ok(v) => {
-            members.insert(key(id), v);
+            members.insert(key(id), v.into());
             true
         }
         Err(_) => false,
@@ -142,13 +142,13 @@ mod tests {
             &cc(2, 0xabc, br#"{"id":2748,"peerURLs":["http://b:2380"]}"#)
         ));
         assert_eq!(
-            b[b"members".as_slice()][b"abc".as_slice()],
+            &*b[b"members".as_slice()][b"abc".as_slice()],
             br#"{"id":2748,"peerURLs":["http://b:2380"],"name":"n1","clientURLs":["http://a:2379"]}"#
         );
         assert!(conf_change(&mut b, &cc(1, 0xabc, b"")));
         assert!(b[b"members".as_slice()].is_empty());
         assert_eq!(
-            b[b"members_removed".as_slice()][b"abc".as_slice()],
+            &*b[b"members_removed".as_slice()][b"abc".as_slice()],
             b"removed"
         );
         assert!(!attributes(&mut b, "/0/version", "3.4.0"));

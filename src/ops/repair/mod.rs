@@ -369,11 +369,11 @@ fn line_meta(b: &mut Buckets, rules: &crate::etcd::lines::LineRules, term: Optio
     if rules.writes_term {
         match term {
             Some(t) => {
-                meta.insert(b"term".to_vec(), t.to_be_bytes().to_vec());
+                meta.insert(b"term".to_vec(), t.to_be_bytes().to_vec().into());
             }
             None => {
                 meta.entry(b"term".to_vec())
-                    .or_insert_with(|| 1u64.to_be_bytes().to_vec());
+                    .or_insert_with(|| 1u64.to_be_bytes().to_vec().into());
             }
         }
     } else {
@@ -381,11 +381,11 @@ fn line_meta(b: &mut Buckets, rules: &crate::etcd::lines::LineRules, term: Optio
         meta.remove(b"confState".as_slice());
     }
     if let Some(c) = conf {
-        meta.insert(b"confState".to_vec(), c);
+        meta.insert(b"confState".to_vec(), c.into());
     }
     match rules.storage_version {
         Some(v) => {
-            meta.insert(b"storageVersion".to_vec(), v.as_bytes().to_vec());
+            meta.insert(b"storageVersion".to_vec(), v.as_bytes().to_vec().into());
         }
         None => {
             meta.remove(b"storageVersion".as_slice());
@@ -652,14 +652,14 @@ mod tests {
         let mut b = Buckets::new();
         b.entry(b"key".to_vec())
             .or_default()
-            .insert(rk.clone(), flipped.clone());
+            .insert(rk.clone(), flipped.clone().into());
         let mut report = RepairReport::default();
         let mut sources = BTreeMap::new();
         let s = scan_of(&[(&rk, &good), (&rk, &good), (&rk3, &only)]);
         merge_scan(&mut b, &s, &[], &mut report, &mut sources);
         let kb = &b[b"key".as_slice()];
-        assert_eq!(kb[&rk], good, "the agreeing copies win");
-        assert_eq!(kb[&rk3], only, "a revision only the scan has is added");
+        assert_eq!(*kb[&rk], *good, "the agreeing copies win");
+        assert_eq!(*kb[&rk3], *only, "a revision only the scan has is added");
         assert_eq!(report.conflicts.len(), 1);
         assert_eq!(report.conflicts[0].revision, "2_0");
         assert_eq!(sources.get(&rk3), Some(&Source::Scan));
@@ -667,7 +667,7 @@ mod tests {
         let mut b = Buckets::new();
         b.entry(b"key".to_vec())
             .or_default()
-            .insert(rk.clone(), flipped.clone());
+            .insert(rk.clone(), flipped.clone().into());
         let mut report = RepairReport::default();
         merge_scan(
             &mut b,
@@ -676,7 +676,7 @@ mod tests {
             &mut report,
             &mut sources,
         );
-        assert_eq!(b[b"key".as_slice()][&rk], flipped);
+        assert_eq!(*b[b"key".as_slice()][&rk], *flipped);
         assert_eq!(report.conflicts.len(), 1);
         finish(&mut report);
         assert!(!report.complete && report.summary.starts_with("INCOMPLETE"));

@@ -71,8 +71,8 @@ enum Capped {
 /// Deepest nested transaction applied.
 const MAX_DEPTH: usize = 16;
 
-struct Applier<'b> {
-    buckets: &'b mut Buckets,
+struct Applier<'b, 'a> {
+    buckets: &'b mut Buckets<'a>,
     live: BTreeMap<Vec<u8>, Live>,
     rev: i64,
     report: ReplayReport,
@@ -159,10 +159,10 @@ pub fn replay(
         let meta = a.buckets.entry(b"meta".to_vec()).or_default();
         meta.insert(
             b"consistent_index".to_vec(),
-            last.index.to_be_bytes().to_vec(),
+            last.index.to_be_bytes().to_vec().into(),
         );
         if meta.contains_key(b"term".as_slice()) {
-            meta.insert(b"term".to_vec(), last.term.to_be_bytes().to_vec());
+            meta.insert(b"term".to_vec(), last.term.to_be_bytes().to_vec().into());
         }
     }
     a.report.keys_written = a.touched.len() as u64;
@@ -196,7 +196,7 @@ enum Op {
     Txn(Vec<u8>),
 }
 
-impl Applier<'_> {
+impl Applier<'_, '_> {
     fn normal(&mut self, data: &[u8]) {
         match crate::wal::entry::decode(0, data) {
             crate::wal::entry::EntryData::V2 {
@@ -209,7 +209,7 @@ impl Applier<'_> {
                     self.buckets
                         .entry(b"cluster".to_vec())
                         .or_default()
-                        .insert(b"clusterVersion".to_vec(), value.into_bytes());
+                        .insert(b"clusterVersion".to_vec(), value.into_bytes().into());
                 } else if method == "PUT"
                     && super::members_replay::attributes(self.buckets, &path, &value)
                 {
@@ -399,7 +399,7 @@ impl Applier<'_> {
 
     fn auth_enabled(&mut self, on: bool) {
         let auth = self.buckets.entry(b"auth".to_vec()).or_default();
-        auth.insert(b"authEnabled".to_vec(), vec![u8::from(on)]);
+        auth.insert(b"authEnabled".to_vec(), vec![u8::from(on)].into());
         super::auth_replay::bump_revision(self.buckets);
         self.report.auth_changes += 1;
     }
@@ -556,7 +556,7 @@ impl Applier<'_> {
         self.buckets
             .entry(b"key".to_vec())
             .or_default()
-            .insert(rk.encode(), value);
+            .insert(rk.encode(), value.into());
     }
 
     /// A `Compare` against the keys it names, as etcd's applyCompare.
@@ -628,8 +628,8 @@ impl Applier<'_> {
             tombstone: false,
         }
         .encode();
-        meta.insert(b"scheduledCompactRev".to_vec(), rk.clone());
-        meta.insert(b"finishedCompactRev".to_vec(), rk);
+        meta.insert(b"scheduledCompactRev".to_vec(), rk.clone().into());
+        meta.insert(b"finishedCompactRev".to_vec(), rk.into());
         compact(self.buckets.entry(b"key".to_vec()).or_default(), at);
         self.report.compactions += 1;
     }
@@ -650,7 +650,7 @@ impl Applier<'_> {
         let mut v = Vec::new();
         put_varint_field(&mut v, 1, id as u64);
         put_varint_field(&mut v, 2, ttl as u64);
-        leases.insert(id.to_be_bytes().to_vec(), v);
+        leases.insert(id.to_be_bytes().to_vec(), v.into());
         self.report.lease_grants += 1;
     }
 
@@ -699,7 +699,7 @@ impl Applier<'_> {
         let b = self.buckets.entry(b"alarm".to_vec()).or_default();
         let found = match action {
             1 => {
-                b.insert(key, Vec::new());
+                b.insert(key, Vec::new().into());
                 true
             }
             2 => b.remove(&key).is_some(),

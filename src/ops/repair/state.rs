@@ -1,17 +1,25 @@
 //! The state a repair builds before writing it: every bucket's records in
-//! key order, owned, plus the mvcc rules that act on the `key` bucket
-//! (the live view of each key, compaction as etcd performs it).
+//! key order (values borrowed from the input where they were read), plus
+//! the mvcc rules that act on the `key` bucket (the live view of each key,
+//! compaction as etcd performs it).
 #![forbid(unsafe_code)]
 
 use crate::etcd::kv::KeyValue;
 use crate::etcd::revision::RevisionKey;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-/// Records by bucket name, each bucket's records by key.
-pub type Buckets = BTreeMap<Vec<u8>, BTreeMap<Vec<u8>, Vec<u8>>>;
+/// One bucket's records by key. A value read from the input stays a slice
+/// of its mapping (the file's pages, not the heap), so a rebuilt db of any
+/// size takes memory for its keys and the maps only; what a log replay or a
+/// rule writes is owned.
+pub type Records<'a> = BTreeMap<Vec<u8>, Cow<'a, [u8]>>;
 
-fn record<'b>(b: &'b Buckets, bucket: &[u8], key: &[u8]) -> Option<&'b [u8]> {
-    b.get(bucket)?.get(key).map(Vec::as_slice)
+/// Records by bucket name.
+pub type Buckets<'a> = BTreeMap<Vec<u8>, Records<'a>>;
+
+fn record<'b>(b: &'b Buckets<'_>, bucket: &[u8], key: &[u8]) -> Option<&'b [u8]> {
+    b.get(bucket)?.get(key).map(|v| &**v)
 }
 
 /// An 8-byte big-endian counter of the `meta` bucket (consistent index,
@@ -55,7 +63,7 @@ pub struct Live {
 
 /// Each live key's newest revision, from the `key` bucket read in
 /// revision order (a tombstone ends a key).
-pub fn live_keys(key_bucket: &BTreeMap<Vec<u8>, Vec<u8>>) -> BTreeMap<Vec<u8>, Live> {
+pub fn live_keys(key_bucket: &Records<'_>) -> BTreeMap<Vec<u8>, Live> {
     let mut live = BTreeMap::new();
     for (rk, v) in key_bucket {
         let (Ok(rev), Ok(kv)) = (RevisionKey::parse(rk), KeyValue::decode(v)) else {
@@ -80,7 +88,7 @@ pub fn live_keys(key_bucket: &BTreeMap<Vec<u8>, Vec<u8>>) -> BTreeMap<Vec<u8>, L
 }
 
 /// The greatest main revision in the `key` bucket.
-pub fn current_revision(key_bucket: &BTreeMap<Vec<u8>, Vec<u8>>) -> i64 {
+pub fn current_revision(key_bucket: &Records<'_>) -> i64 {
     key_bucket
         .keys()
         .next_back()
@@ -91,7 +99,7 @@ pub fn current_revision(key_bucket: &BTreeMap<Vec<u8>, Vec<u8>>) -> i64 {
 /// Compact the `key` bucket at `at` as etcd does: of each key's revisions
 /// at or below `at`, only the newest stays, and not even that one when it
 /// is a tombstone. Returns how many records were removed.
-pub fn compact(key_bucket: &mut BTreeMap<Vec<u8>, Vec<u8>>, at: i64) -> u64 {
+pub fn compact(key_bucket: &mut Records<'_>, at: i64) -> u64 {
     let mut newest: BTreeMap<Vec<u8>, (Vec<u8>, bool)> = BTreeMap::new();
     let mut doomed: Vec<Vec<u8>> = Vec::new();
     for (rk, v) in key_bucket.iter() {
@@ -125,7 +133,7 @@ pub fn compact(key_bucket: &mut BTreeMap<Vec<u8>, Vec<u8>>, at: i64) -> u64 {
 mod tests {
     use super::*;
 
-    fn put(b: &mut BTreeMap<Vec<u8>, Vec<u8>>, main: i64, key: &[u8], tomb: bool) {
+    fn put(b: &mut Records<'static>, main: i64, key: &[u8], tomb: bool) {
         let rk = RevisionKey {
             main,
             sub: 0,
@@ -146,7 +154,7 @@ mod tests {
                 ..KeyValue::default()
             }
         };
-        b.insert(rk.encode(), kv.encode());
+        b.insert(rk.encode(), kv.encode().into());
     }
 
     #[test]
