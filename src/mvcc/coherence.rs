@@ -234,6 +234,20 @@ pub struct KeyState {
     pub pending: bool,
 }
 
+impl KeyState {
+    /// The state of a key of the index (None: no revision).
+    fn of(h: &super::index::KeyHistory<'_>) -> Option<KeyState> {
+        let last = h.revs.last()?;
+        let live = h.revs.iter().rev().find(|e| !e.is_tombstone());
+        Some(KeyState {
+            last: Rec::of(last),
+            revs: u32::try_from(h.revs.len()).unwrap_or(u32::MAX),
+            live_k8s: live.map_or(0, |e| 1 + u8::from(e.k8s_value)),
+            pending: false,
+        })
+    }
+}
+
 /// The key bucket as the cross-record checks read it: the full key index,
 /// or the per-key states of one pass in revision order ([`Streamed`]).
 pub enum Source<'s, 'a> {
@@ -256,15 +270,9 @@ impl<'a> Source<'_, 'a> {
         match self {
             Source::Index(i) => {
                 for h in &i.keys {
-                    let Some(last) = h.revs.last() else { continue };
-                    let live = h.revs.iter().rev().find(|e| !e.is_tombstone());
-                    let st = KeyState {
-                        last: Rec::of(last),
-                        revs: u32::try_from(h.revs.len()).unwrap_or(u32::MAX),
-                        live_k8s: live.map_or(0, |e| 1 + u8::from(e.k8s_value)),
-                        pending: false,
-                    };
-                    f(h.key, &st);
+                    if let Some(st) = KeyState::of(h) {
+                        f(h.key, &st);
+                    }
                 }
             }
             Source::Stream(s) => {
@@ -272,6 +280,41 @@ impl<'a> Source<'_, 'a> {
                     f(slot.key, &slot.st);
                 }
             }
+        }
+    }
+
+    /// `f` folded over every key into one `T` per part of the keys, the
+    /// parts in parallel (in no particular order).
+    pub fn par_fold_keys<T: Send>(
+        &self,
+        init: impl Fn() -> T + Sync,
+        f: impl Fn(&mut T, &'a [u8], &KeyState) + Sync,
+    ) -> Vec<T> {
+        match self {
+            Source::Index(i) => i
+                .keys
+                .par_chunks(4096)
+                .map(|c| {
+                    let mut t = init();
+                    for h in c {
+                        if let Some(st) = KeyState::of(h) {
+                            f(&mut t, h.key, &st);
+                        }
+                    }
+                    t
+                })
+                .collect(),
+            Source::Stream(s) => s
+                .shards
+                .par_iter()
+                .map(|slots| {
+                    let mut t = init();
+                    for slot in slots {
+                        f(&mut t, slot.key, &slot.st);
+                    }
+                    t
+                })
+                .collect(),
         }
     }
 
@@ -572,24 +615,48 @@ fn leaf_start(key: &[u8]) -> usize {
 /// at that place. Also lone puts numbered implausibly high within their
 /// revision.
 pub fn suspicious_keys<'a>(src: &Source<'_, 'a>, file: &str) -> Vec<Finding> {
-    let mut dirs: FxHashMap<&[u8], u32> = FxHashMap::default();
-    // (directory, leaf length) -> per position, keys by character class.
-    let mut leaves: FxHashMap<(&[u8], usize), Vec<[u32; 7]>> = FxHashMap::default();
-    // Keys stored once: (key, revision, offset).
-    let mut once: Vec<(&'a [u8], i64, u64)> = Vec::new();
-    src.for_each_key(|key, st| {
-        let l = leaf_start(key);
-        *dirs.entry(&key[..l]).or_default() += 1;
-        let v = leaves
-            .entry((&key[..l], key.len() - l))
-            .or_insert_with(|| vec![[0; 7]; key.len() - l]);
-        for (j, c) in key[l..].iter().enumerate() {
-            v[j][class(*c) as usize] += 1;
+    /// Keys per directory; (directory, leaf length) -> per position, keys
+    /// by character class; keys stored once: (key, revision, offset).
+    type Parts<'a> = (
+        FxHashMap<&'a [u8], u32>,
+        FxHashMap<(&'a [u8], usize), Vec<[u32; 7]>>,
+        Vec<(&'a [u8], i64, u64)>,
+    );
+    let parts: Vec<Parts<'a>> =
+        src.par_fold_keys(Parts::default, |(dirs, leaves, once), key, st| {
+            let l = leaf_start(key);
+            *dirs.entry(&key[..l]).or_default() += 1;
+            let v = leaves
+                .entry((&key[..l], key.len() - l))
+                .or_insert_with(|| vec![[0; 7]; key.len() - l]);
+            for (j, c) in key[l..].iter().enumerate() {
+                v[j][class(*c) as usize] += 1;
+            }
+            if st.revs == 1 {
+                once.push((key, st.last.main, st.last.offset));
+            }
+        });
+    let (mut dirs, mut leaves, mut once): Parts<'a> = Parts::default();
+    for (d, l, o) in parts {
+        for (k, n) in d {
+            *dirs.entry(k).or_default() += n;
         }
-        if st.revs == 1 {
-            once.push((key, st.last.main, st.last.offset));
+        for (k, v) in l {
+            match leaves.entry(k) {
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
+                std::collections::hash_map::Entry::Occupied(mut e) => {
+                    for (a, b) in e.get_mut().iter_mut().zip(&v) {
+                        for (x, y) in a.iter_mut().zip(b) {
+                            *x += y;
+                        }
+                    }
+                }
+            }
         }
-    });
+        once.extend(o);
+    }
     const MANY: u32 = 3;
     fn warned<'k>(file: &str, h: &(&'k [u8], i64, u64), why: String) -> (&'k [u8], Finding) {
         let (key, main, offset) = *h;
