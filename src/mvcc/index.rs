@@ -5,6 +5,7 @@
 use crate::bolt::cursor::leaf_pages;
 use crate::bolt::cursor::{find_bucket, BucketCursor, CursorDamage};
 use crate::bolt::file::BucketRoot;
+use crate::bolt::page::NodePage;
 use crate::bolt::walk::offset_in;
 use crate::bolt::BoltFile;
 use crate::etcd::kv::KeyValue;
@@ -36,22 +37,17 @@ impl<'a> Chunk<'a> {
     }
 
     fn add(&mut self, file: &BoltFile<'a>, key: &'a [u8], value: &'a [u8]) {
-        if value.is_empty() {
-            // The placeholder of `snapshot restore --bump-revision`: it moves
-            // the current revision, it holds no key.
-            if let Ok(rev) = RevisionKey::parse(key) {
-                self.max_main = self.max_main.max(Some(rev.main));
+        let (rev, kv) = match entry(key, value) {
+            Entry::Placeholder(main) => {
+                self.max_main = self.max_main.max(Some(main));
                 return;
             }
-        }
-        let (Ok(rev), Ok(kv)) = (RevisionKey::parse(key), KeyValue::decode(value)) else {
-            self.bad += 1;
-            return;
+            Entry::Bad => {
+                self.bad += 1;
+                return;
+            }
+            Entry::Kept(rev, kv) => (rev, kv),
         };
-        if rev.sub >= i64::from(u32::MAX >> 1) {
-            self.bad += 1;
-            return;
-        }
         self.max_main = self.max_main.max(Some(rev.main));
         self.count += 1;
         let shard = (rustc_hash::FxBuildHasher.hash_one(kv.key) >> 58) as usize % SHARDS;
@@ -68,6 +64,113 @@ impl<'a> Chunk<'a> {
                 k8s_value: kv.value.starts_with(crate::k8s::envelope::MAGIC),
             },
         ));
+    }
+}
+
+/// What one entry of the `key` bucket is to the index.
+pub enum Entry<'a> {
+    /// The placeholder of `snapshot restore --bump-revision`: it moves the
+    /// current revision, it holds no key.
+    Placeholder(i64),
+    /// Its revision key or its `KeyValue` does not decode, or its sub
+    /// revision is out of range.
+    Bad,
+    /// A stored revision of a key.
+    Kept(RevisionKey, KeyValue<'a>),
+}
+
+/// Classify one entry of the `key` bucket (the one rule every pass over
+/// the bucket applies).
+pub fn entry<'a>(key: &'a [u8], value: &'a [u8]) -> Entry<'a> {
+    if value.is_empty() {
+        if let Ok(rev) = RevisionKey::parse(key) {
+            return Entry::Placeholder(rev.main);
+        }
+    }
+    let (Ok(rev), Ok(kv)) = (RevisionKey::parse(key), KeyValue::decode(value)) else {
+        return Entry::Bad;
+    };
+    if rev.sub >= i64::from(u32::MAX >> 1) {
+        return Entry::Bad;
+    }
+    Entry::Kept(rev, kv)
+}
+
+/// The `key` bucket opened for a pass over its entries: its leaf pages in
+/// key (so revision) order, or the entries of an inline root, with the
+/// compaction revisions from `meta`.
+pub struct KeyBucket<'a> {
+    pub data: &'a [u8],
+    pub leaves: Vec<NodePage<'a>>,
+    /// The entries of an inline root (a tiny db; then `leaves` is empty).
+    pub inline: Vec<(&'a [u8], &'a [u8])>,
+    /// Subtrees that could not be read.
+    pub lost: Vec<CursorDamage>,
+    /// `finishedCompactRev` (0 when never compacted).
+    pub compacted: i64,
+    /// `scheduledCompactRev`, when one was written.
+    pub scheduled: Option<i64>,
+}
+
+impl<'a> KeyBucket<'a> {
+    pub fn open(file: &BoltFile<'a>) -> Result<KeyBucket<'a>, IndexError> {
+        let meta = file.best_meta().ok_or(IndexError::NoMeta)?;
+        let root = find_bucket(file, meta, b"key").ok_or(IndexError::NoKeyBucket)?;
+        let (mut compacted, mut scheduled) = (0, None);
+        if let Some(m) = find_bucket(file, meta, b"meta") {
+            for item in BucketCursor::new(file, m, meta.pgid).flatten() {
+                match meta_record(item.key, item.value) {
+                    Ok(MetaRecord::FinishedCompactRev(r)) => compacted = r,
+                    Ok(MetaRecord::ScheduledCompactRev(r)) => scheduled = Some(r),
+                    _ => {}
+                }
+            }
+        }
+        let (leaves, lost, inline) = match root {
+            BucketRoot::Page(id) => {
+                let (l, d) = leaf_pages(file, id, meta.pgid);
+                (l, d, Vec::new())
+            }
+            BucketRoot::Inline(_) => (
+                Vec::new(),
+                Vec::new(),
+                BucketCursor::new(file, root, meta.pgid)
+                    .flatten()
+                    .map(|it| (it.key, it.value))
+                    .collect(),
+            ),
+        };
+        Ok(KeyBucket {
+            data: file.data,
+            leaves,
+            inline,
+            lost,
+            compacted,
+            scheduled,
+        })
+    }
+
+    /// Every readable entry of `pages` in order, as (key, value); returns
+    /// how many elements were not (bucket elements, undecodable ones).
+    pub fn entries_of(pages: &[NodePage<'a>], mut f: impl FnMut(&'a [u8], &'a [u8])) -> u64 {
+        let mut bad = 0;
+        for node in pages {
+            for i in 0..node.count() {
+                match node.leaf(i) {
+                    Ok(l) if !l.is_bucket() => f(l.key, l.value),
+                    _ => bad += 1,
+                }
+            }
+        }
+        bad
+    }
+
+    /// Every entry in order (sequential): the inline ones, then the leaves'.
+    pub fn for_each(&self, mut f: impl FnMut(&'a [u8], &'a [u8])) {
+        for (k, v) in &self.inline {
+            f(k, v);
+        }
+        Self::entries_of(&self.leaves, f);
     }
 }
 use serde::Serialize;
@@ -172,27 +275,10 @@ pub enum IndexError {
 
 impl<'a> KeyIndex<'a> {
     pub fn build(file: &BoltFile<'a>) -> Result<KeyIndex<'a>, IndexError> {
-        let meta = file.best_meta().ok_or(IndexError::NoMeta)?;
-        let root = find_bucket(file, meta, b"key").ok_or(IndexError::NoKeyBucket)?;
-        let (mut compacted, mut scheduled) = (0, None);
-        if let Some(m) = find_bucket(file, meta, b"meta") {
-            for item in BucketCursor::new(file, m, meta.pgid).flatten() {
-                match meta_record(item.key, item.value) {
-                    Ok(MetaRecord::FinishedCompactRev(r)) => compacted = r,
-                    Ok(MetaRecord::ScheduledCompactRev(r)) => scheduled = Some(r),
-                    _ => {}
-                }
-            }
-        }
+        let bucket = KeyBucket::open(file)?;
+        let (compacted, scheduled) = (bucket.compacted, bucket.scheduled);
         let mut damage = IndexDamage::default();
-        let (leaves, lost, inline) = match root {
-            BucketRoot::Page(id) => {
-                let (l, d) = leaf_pages(file, id, meta.pgid);
-                (l, d, None)
-            }
-            BucketRoot::Inline(_) => (Vec::new(), Vec::new(), Some(root)),
-        };
-        for d in lost {
+        for d in bucket.lost {
             let show = |b: &Option<Vec<u8>>| {
                 b.as_deref()
                     .and_then(|k| RevisionKey::parse(k).ok())
@@ -205,26 +291,19 @@ impl<'a> KeyIndex<'a> {
         }
         // Read the leaves in parallel; each entry goes to a shard by the hash
         // of its key name, so the shards can be grouped in parallel too.
-        let chunks: Vec<Chunk<'a>> = if let Some(root) = inline {
-            let items: Vec<_> = BucketCursor::new(file, root, meta.pgid).flatten().collect();
+        let chunks: Vec<Chunk<'a>> = if bucket.leaves.is_empty() {
             let mut c = Chunk::new();
-            for it in items {
-                c.add(file, it.key, it.value);
+            for (k, v) in bucket.inline {
+                c.add(file, k, v);
             }
             vec![c]
         } else {
-            leaves
+            bucket
+                .leaves
                 .par_chunks(256)
                 .map(|pages| {
                     let mut c = Chunk::new();
-                    for node in pages {
-                        for i in 0..node.count() {
-                            match node.leaf(i) {
-                                Ok(l) if !l.is_bucket() => c.add(file, l.key, l.value),
-                                _ => c.bad += 1,
-                            }
-                        }
-                    }
+                    c.bad += KeyBucket::entries_of(pages, |k, v| c.add(file, k, v));
                     c
                 })
                 .collect()

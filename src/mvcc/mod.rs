@@ -12,5 +12,6 @@ pub mod coherence;
 pub mod hash;
 pub mod index;
 pub mod range;
+pub mod stream;
 
 pub use index::{KeyHistory, KeyIndex, RevEntry};

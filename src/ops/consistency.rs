@@ -7,22 +7,37 @@
 use crate::bolt::BoltFile;
 use crate::etcd::validate::EtcdFacts;
 use crate::findings::Finding;
-use crate::mvcc::coherence;
+use crate::mvcc::coherence::{self, Source};
 use crate::mvcc::index::KeyIndex;
+use crate::mvcc::stream;
 use std::collections::HashSet;
 
 /// Every consistency finding of one db (none when the key index cannot be
 /// built: the structural findings say why).
 pub fn findings(bolt: &BoltFile<'_>, facts: &EtcdFacts, file: &str) -> Vec<Finding> {
     let mut out = auth_findings(facts, file);
-    let Ok(index) = KeyIndex::build(bolt) else {
-        return out;
-    };
-    out.extend(coherence::history_findings(&index, file));
-    out.extend(coherence::suspicious_keys(&index, file));
     let leases: HashSet<i64> = facts.leases.iter().map(|l| l.id).collect();
-    out.extend(coherence::lease_findings(&index, &leases, file));
-    out.extend(super::k8s_consistency::findings(&index, file));
+    // One pass in revision order with a small state per key; the full key
+    // index only when the leaves are out of order (a damaged tree).
+    match stream::pass(bolt) {
+        Ok(Some(s)) => out.extend(key_findings(&Source::Stream(&s), &leases, file)),
+        Ok(None) => {
+            if let Ok(index) = KeyIndex::build(bolt) {
+                out.extend(key_findings(&Source::Index(&index), &leases, file));
+            }
+        }
+        Err(_) => {}
+    }
+    out
+}
+
+/// The `key` bucket's findings read from `src`: key histories, suspicious
+/// keys, leases of live keys, Kubernetes values against their keys.
+pub fn key_findings(src: &Source<'_, '_>, leases: &HashSet<i64>, file: &str) -> Vec<Finding> {
+    let mut out = coherence::history_findings(src, file);
+    out.extend(coherence::suspicious_keys(src, file));
+    out.extend(coherence::lease_findings(src, leases, file));
+    out.extend(super::k8s_consistency::findings(src, file));
     out
 }
 

@@ -11,9 +11,8 @@ use crate::k8s::envelope::{recognize, Stored};
 use crate::k8s::resources::{builtin, split_key, Resource};
 use crate::k8s::schema::{Schema, Ty};
 use crate::mvcc::coherence::one_bit;
-use crate::mvcc::index::KeyIndex;
+use crate::mvcc::coherence::Source;
 use crate::proto::{fields, Value};
-use rayon::prelude::*;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashSet};
 
@@ -258,19 +257,17 @@ fn wire_order(schema: &Schema, ty: Option<&Ty>, b: &[u8], depth: usize) -> Optio
 }
 
 /// The etcd prefix most Kubernetes values live under (`/registry`).
-fn prefix_of(index: &KeyIndex<'_>) -> Option<Vec<u8>> {
+fn prefix_of(src: &Source<'_, '_>) -> Option<Vec<u8>> {
     let mut count: BTreeMap<&[u8], usize> = BTreeMap::new();
-    for h in &index.keys {
-        let Some(e) = h.revs.iter().rev().find(|e| !e.is_tombstone()) else {
-            continue;
-        };
-        if e.k8s_value && h.key.first() == Some(&b'/') {
-            let end = h.key[1..].iter().position(|c| *c == b'/').map(|p| p + 1);
+    src.for_each_key(|key, st| {
+        // The newest live revision's value is an object.
+        if st.live_k8s == 2 && key.first() == Some(&b'/') {
+            let end = key[1..].iter().position(|c| *c == b'/').map(|p| p + 1);
             if let Some(end) = end {
-                *count.entry(&h.key[..end]).or_default() += 1;
+                *count.entry(&key[..end]).or_default() += 1;
             }
         }
-    }
+    });
     count
         .into_iter()
         .max_by_key(|(_, n)| *n)
@@ -279,55 +276,52 @@ fn prefix_of(index: &KeyIndex<'_>) -> Option<Vec<u8>> {
 }
 
 /// Every stored revision of every Kubernetes key, checked.
-pub fn findings(index: &KeyIndex<'_>, file: &str) -> Vec<Finding> {
-    let Some(prefix) = prefix_of(index) else {
+pub fn findings(src: &Source<'_, '_>, file: &str) -> Vec<Finding> {
+    let Some(prefix) = prefix_of(src) else {
         return Vec::new();
     };
     let schema = crate::k8s::schema::builtin();
     let kinds: HashSet<&str> = schema.kinds.keys().map(|(_, k)| k.as_str()).collect();
     let resources = builtin();
     let shown = String::from_utf8_lossy(&prefix).into_owned();
-    index
-        .keys
-        .par_iter()
-        .flat_map_iter(|h| {
-            let mut out = Vec::new();
-            let rest = h
-                .key
-                .strip_prefix(prefix.as_slice())
-                .and_then(|r| r.strip_prefix(b"/"));
-            for e in h.revs.iter().filter(|e| !e.is_tombstone()) {
-                if rest.is_none() && !e.k8s_value {
-                    // Outside the prefix and not an object: nothing to judge.
-                    continue;
-                }
-                let Some(kv) = index.value_of(e) else {
-                    continue;
-                };
-                let msgs = match rest {
-                    Some(r) => match std::str::from_utf8(r) {
-                        Ok(r) => value_findings(schema, &kinds, &resources, r, kv.value),
-                        Err(_) => vec![format!(
-                            "the key is not UTF-8 (kube-apiserver writes UTF-8 keys)"
-                        )],
-                    },
-                    None if kv.value.starts_with(crate::k8s::envelope::MAGIC) => vec![format!(
-                        "a Kubernetes object stored outside {shown}/, where the other objects are: the key looks damaged"
-                    )],
-                    None => continue,
-                };
-                for m in msgs {
-                    out.push(
-                        Finding::error(
-                            "k8s.value.inconsistent",
-                            file,
-                            format!("key {} revision {}: {m}", show_bytes(h.key), e.main),
-                        )
-                        .at_offset(e.value_offset),
-                    );
-                }
-            }
-            out
-        })
-        .collect()
+    src.par_map_recs(|key, e, k8s_value| {
+        if e.tomb {
+            return None;
+        }
+        let rest = key
+            .strip_prefix(prefix.as_slice())
+            .and_then(|r| r.strip_prefix(b"/"));
+        if rest.is_none() && !k8s_value {
+            // Outside the prefix and not an object: nothing to judge.
+            return None;
+        }
+        let kv = src.value_of(e)?;
+        let msgs = match rest {
+            Some(r) => match std::str::from_utf8(r) {
+                Ok(r) => value_findings(schema, &kinds, &resources, r, kv.value),
+                Err(_) => vec![format!(
+                    "the key is not UTF-8 (kube-apiserver writes UTF-8 keys)"
+                )],
+            },
+            None if kv.value.starts_with(crate::k8s::envelope::MAGIC) => vec![format!(
+                "a Kubernetes object stored outside {shown}/, where the other objects are: the key looks damaged"
+            )],
+            None => return None,
+        };
+        let out: Vec<Finding> = msgs
+            .into_iter()
+            .map(|m| {
+                Finding::error(
+                    "k8s.value.inconsistent",
+                    file,
+                    format!("key {} revision {}: {m}", show_bytes(key), e.main),
+                )
+                .at_offset(e.offset)
+            })
+            .collect();
+        (!out.is_empty()).then_some(out)
+    })
+    .into_iter()
+    .flat_map(|(_, f)| f)
+    .collect()
 }
