@@ -272,6 +272,11 @@ fn objects_of_removed_versions_list_with_the_namespace_and_name_of_their_key() {
     // Whole objects as the last release serving each version stored them,
     // and a batch/v2alpha1 CronJob whose value names no metadata (a spec
     // only): its row takes both from the key.
+    // The 1.23 object's own namespace and name, from the JSON beside it.
+    let old_json: serde_json::Value =
+        serde_json::from_slice(&read("v1.23.0/batch.v2alpha1.CronJob.json")).unwrap();
+    let meta_of = |k: &str| old_json["metadata"][k].as_str().unwrap().to_string();
+    let (old_ns, old_name) = (meta_of("namespace"), meta_of("name"));
     let mut spec = Vec::new();
     field(&mut spec, 1, b"*/5 * * * *");
     let mut cronjob = Vec::new();
@@ -282,7 +287,7 @@ fn objects_of_removed_versions_list_with_the_namespace_and_name_of_their_key() {
             envelope("batch/v2alpha1", "CronJob", &cronjob),
         ),
         (
-            "/registry/cronjobs/namespaceValue/nameValue".into(),
+            format!("/registry/cronjobs/{old_ns}/{old_name}"),
             read("v1.23.0/batch.v2alpha1.CronJob.pb"),
         ),
         (
@@ -347,8 +352,7 @@ fn objects_of_removed_versions_list_with_the_namespace_and_name_of_their_key() {
         .unwrap_or_else(|| panic!("{out}"));
     assert_eq!(team[1], "nightly", "{out}");
     assert!(
-        r.iter()
-            .any(|x| x[0] == "namespaceValue" && x[1] == "nameValue"),
+        r.iter().any(|x| x[0] == old_ns && x[1] == old_name),
         "{out}"
     );
     for (res, head) in [("psp", "PRIV"), ("deploy", "READY")] {

@@ -984,13 +984,21 @@ fn borrow_names(roots: &mut BTreeMap<(String, String), IMsg>) {
             let mine: Vec<(u32, String)> = m
                 .fields
                 .iter()
-                .filter(|(_, f)| !f.unnamed() && !f.inline)
+                .filter(|(_, f)| !f.unnamed() && !f.inline && f.typed)
                 .map(|(n, f)| (*n, f.json.clone()))
                 .collect();
             if mine.is_empty() {
                 return;
             }
-            for n in m.unnamed_numbers() {
+            // Fields with no name, and fields a number fact named whose
+            // type was only guessed from a zero (they keep their name).
+            let wanted: Vec<(u32, String)> = m
+                .fields
+                .iter()
+                .filter(|(_, f)| !f.inline && (f.unnamed() || !f.typed))
+                .map(|(n, f)| (*n, f.json.clone()))
+                .collect();
+            for (n, named) in wanted {
                 // Nearest donors first: held by a member of the same name
                 // and of exactly this shape plus the field (the same Go
                 // type), then the same name, then the same shape, then any
@@ -1010,7 +1018,10 @@ fn borrow_names(roots: &mut BTreeMap<(String, String), IMsg>) {
                             && mine
                                 .iter()
                                 .all(|(k, j)| d.get(k).is_some_and(|f| f.json == *j));
-                        let Some(f) = d.get(&n).filter(|_| agrees) else {
+                        let Some(f) = d
+                            .get(&n)
+                            .filter(|f| agrees && (named.is_empty() || f.json == named))
+                        else {
                             continue;
                         };
                         if mine.iter().any(|(_, j)| *j == f.json) {
@@ -1340,7 +1351,12 @@ fn intern(m: &IMsg, s: &mut Schema, seen: &mut HashMap<Message, usize>, r: Relea
     // `since` only orders the fields of one message, so the fields as old
     // as the message's oldest carry none (a type first seen whole in a
     // later release then stays one type with its older copies).
-    let first = m.fields.values().map(|f| r.since(f.since)).min().unwrap_or(0);
+    let first = m
+        .fields
+        .values()
+        .map(|f| r.since(f.since))
+        .min()
+        .unwrap_or(0);
     let since = |f: &IField| match r.since(f.since) {
         x if x == first => 0,
         x => x,
