@@ -7,32 +7,10 @@ mod common;
 use common::etcd::{etcd_starts, have_etcd};
 use common::refcheck::{judge, refcheck, Verdict};
 use common::*;
-use etcd_rescue::bolt::cursor::{top_level_buckets, BucketCursor};
 use etcd_rescue::bolt::writer::{write_db, BucketData, WriteOptions};
-use etcd_rescue::bolt::BoltFile;
 
 fn fixture_buckets() -> Vec<(Vec<u8>, BucketData)> {
-    let bytes = db_bytes();
-    let f = BoltFile::new(&bytes).unwrap();
-    let meta = f.best_meta().unwrap();
-    let (roots, damage) = top_level_buckets(&f, meta);
-    assert!(damage.is_empty());
-    roots
-        .into_iter()
-        .map(|(name, root)| {
-            let pairs = BucketCursor::new(&f, root.unwrap(), meta.pgid)
-                .map(|i| i.unwrap())
-                .map(|i| (i.key.to_vec(), i.value.to_vec()))
-                .collect();
-            (
-                name.to_vec(),
-                BucketData {
-                    pairs,
-                    ..Default::default()
-                },
-            )
-        })
-        .collect()
+    common::bolt_edit::dump(&db_bytes())
 }
 
 fn hashkv(path: &str) -> serde_json::Value {

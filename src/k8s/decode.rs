@@ -190,12 +190,16 @@ fn decode_msg(
     }
     // Go's JSON presence rules. An absent `always` field prints only if
     // the writer knew it: nothing beside it shows a release older than it.
-    let newest_seen = seen
-        .iter()
-        .filter_map(|n| msg.field(*n))
-        .map(|f| f.since)
-        .max()
-        .unwrap_or(0);
+    // (Most types have no `since` at all: nothing to look up then.)
+    let newest_seen = match msg.fields.iter().any(|f| f.since > 0) {
+        true => seen
+            .iter()
+            .filter_map(|n| msg.field(*n))
+            .map(|f| f.since)
+            .max()
+            .unwrap_or(0),
+        false => 0,
+    };
     for f in &msg.fields {
         if f.inline {
             continue;
