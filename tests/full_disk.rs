@@ -269,3 +269,267 @@ fn k8s_extract_refuses_or_stops_and_leaves_nothing() {
         }
     }
 }
+
+/// What `testdata/full_disk_etcd.py serve|restore` printed.
+fn judged(mode: &str, args: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let o = Command::new("python3")
+        .arg(common::testdata().join("full_disk_etcd.py"))
+        .arg(mode)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "full_disk_etcd.py {mode}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{mode}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+/// Every acknowledged put served at its value and revision.
+fn all_acked(v: &serde_json::Value) -> bool {
+    v["served"] == true
+        && v["missing"].as_array().is_some_and(|m| m.is_empty())
+        && v["wrong"].as_array().is_some_and(|m| m.is_empty())
+}
+
+fn codes(v: &serde_json::Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(|x| x["code"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn json_of(args: &[&std::ffi::OsStr]) -> (i32, serde_json::Value) {
+    let o = run(args, false);
+    let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{args:?}: {e}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    (o.status.code().unwrap_or(-1), v)
+}
+
+/// The scenario itself, for each etcd line: real etcd on a 100 MB tmpfs
+/// written with 60 kB values until the disk is full (the next WAL
+/// segment's preallocation fails, then a backend commit, and etcd exits;
+/// killed if it has not). Then, judged by that line's etcd:
+/// - in place (the disk still full): `check` and `doctor` say the disk
+///   filled up, with the evidence, and that etcd will not start; etcd
+///   started there exits with "no space left on device", at once or (when
+///   free pages already on disk spare its first commits) at the first
+///   writes;
+/// - on a copy on a disk with room: `check` still finds the evidence in
+///   the files and says etcd will start; etcd started on it serves every
+///   acknowledged put;
+/// - `repair --replay-wal` (with and without `--salvage`) of the member
+///   onto a disk with room, restored and served: every acknowledged put,
+///   at its value and revision.
+#[test]
+fn real_etcd_filling_the_disk() {
+    use common::oracle::{oracle, LINES};
+    let mut wrong = Vec::new();
+    for line in LINES {
+        let Some(etcd) = oracle(line, "etcd") else {
+            continue;
+        };
+        let tool = if line == "3.4" {
+            oracle(line, "etcdctl")
+        } else {
+            oracle(line, "etcdutl")
+        };
+        let Some(tool) = tool else { continue };
+        let Some(fs) = Tmpfs::mount("100m") else {
+            return;
+        };
+        let work = tempfile::tempdir().unwrap();
+        let data = fs.dir.join("m");
+        let truth = work.path().join("truth.json");
+        let o = Command::new("python3")
+            .arg(common::testdata().join("full_disk_etcd.py"))
+            .args(["fill", "--etcd"])
+            .arg(&etcd)
+            .arg("--data")
+            .arg(&data)
+            .arg("--truth")
+            .arg(&truth)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{line} fill: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&truth).unwrap()).unwrap();
+        let acked = t["acked"].as_array().map_or(0, Vec::len);
+        println!(
+            "{line}: {acked} puts acknowledged; etcd {} ({})",
+            if t["killed"] == true {
+                "killed"
+            } else {
+                "exited"
+            },
+            t["fatal"].as_str().unwrap_or("no fatal line")
+        );
+        assert!(acked > 100, "{line}: only {acked} puts acknowledged");
+        // Copies first, before anything else runs on the member.
+        let copy = work.path().join("copy");
+        let for_repair = work.path().join("for-repair");
+        for c in [&copy, &for_repair] {
+            assert!(Command::new("cp")
+                .arg("-a")
+                .arg(&data)
+                .arg(c)
+                .status()
+                .unwrap()
+                .success());
+        }
+
+        // In place: the disk is still full.
+        let (exit, v) = json_of(&[os("check"), data.as_os_str(), os("-o"), os("json")]);
+        let c = codes(&v);
+        if !(c.iter().any(|x| x == "disk.filled-up") && v["boot"]["starts"] == false && exit == 1) {
+            wrong.push(format!(
+                "{line}: check in place: exit {exit}, codes {c:?}, starts {}",
+                v["boot"]["starts"]
+            ));
+        }
+        let (exit, v) = json_of(&[
+            os("doctor"),
+            os("-o"),
+            os("json"),
+            os("--"),
+            os("--data-dir"),
+            data.as_os_str(),
+            os("--name"),
+            os("n1"),
+        ]);
+        let c = codes(&v);
+        if !(c.iter().any(|x| x == "disk.filled-up")
+            && c.iter().any(|x| x == "disk.full")
+            && v["verdict"] == "will-not-start"
+            && exit == 1)
+        {
+            wrong.push(format!(
+                "{line}: doctor in place: exit {exit}, verdict {}, codes {c:?}",
+                v["verdict"]
+            ));
+        }
+        let log = work.path().join("in-place.log");
+        let r = judged(
+            "serve",
+            &[
+                os("--etcd"),
+                etcd.as_os_str(),
+                os("--data"),
+                data.as_os_str(),
+                os("--truth"),
+                truth.as_os_str(),
+                os("--log"),
+                log.as_os_str(),
+                os("--write-until-exit"),
+            ],
+        );
+        println!("{line}: etcd in place on the full disk: {r}");
+        // It exits at once, or (when free pages on disk spared the first
+        // commits) at the first writes that need room.
+        let died = r["served"] == false || r["exit_after_writes"].as_i64().is_some_and(|c| c != 0);
+        let enospc = r["fatal"]
+            .as_str()
+            .is_some_and(|f| f.contains("no space left on device"));
+        if !(died && enospc) {
+            wrong.push(format!(
+                "{line}: etcd on the full disk did not exit on a full disk as predicted: {r}"
+            ));
+        }
+
+        // A copy on a disk with room.
+        let (exit, v) = json_of(&[os("check"), copy.as_os_str(), os("-o"), os("json")]);
+        let c = codes(&v);
+        if !(c.iter().any(|x| x == "disk.filled-up") && v["boot"]["starts"] == true) {
+            wrong.push(format!(
+                "{line}: check of the copy: exit {exit}, codes {c:?}, starts {}",
+                v["boot"]["starts"]
+            ));
+        }
+        let log = work.path().join("copy.log");
+        let r = judged(
+            "serve",
+            &[
+                os("--etcd"),
+                etcd.as_os_str(),
+                os("--data"),
+                copy.as_os_str(),
+                os("--truth"),
+                truth.as_os_str(),
+                os("--log"),
+                log.as_os_str(),
+            ],
+        );
+        if !all_acked(&r) {
+            wrong.push(format!("{line}: etcd restarted on the copy: {r}"));
+        }
+
+        // Repairs onto a disk with room.
+        for salvage in [false, true] {
+            let out = work.path().join(format!("repaired-{salvage}.db"));
+            let mut args = vec![
+                os("repair"),
+                for_repair.as_os_str(),
+                os("--out"),
+                out.as_os_str(),
+                os("--replay-wal"),
+            ];
+            if salvage {
+                args.push(os("--salvage"));
+            }
+            let o = run(&args, false);
+            if o.status.code() != Some(0) {
+                wrong.push(format!(
+                    "{line}: repair (salvage {salvage}) exit {:?}: {}",
+                    o.status.code(),
+                    String::from_utf8_lossy(&o.stderr)
+                ));
+                continue;
+            }
+            let restored = work.path().join(format!("restored-{salvage}"));
+            let log = work.path().join(format!("restored-{salvage}.log"));
+            let r = judged(
+                "restore",
+                &[
+                    os("--etcd"),
+                    etcd.as_os_str(),
+                    os("--tool"),
+                    tool.as_os_str(),
+                    os("--snapshot"),
+                    out.as_os_str(),
+                    os("--data"),
+                    restored.as_os_str(),
+                    os("--truth"),
+                    truth.as_os_str(),
+                    os("--log"),
+                    log.as_os_str(),
+                ],
+            );
+            println!(
+                "{line}: repair (salvage {salvage}) restored: {} of {acked} acknowledged puts served, missing {}, wrong {}",
+                r["acked"].as_u64().unwrap_or(0)
+                    - r["missing"].as_array().map_or(0, |m| m.len() as u64)
+                    - r["wrong"].as_array().map_or(0, |m| m.len() as u64),
+                r["missing"].as_array().map_or(0, Vec::len),
+                r["wrong"].as_array().map_or(0, Vec::len)
+            );
+            if !all_acked(&r) {
+                wrong.push(format!("{line}: repair (salvage {salvage}) restored: {r}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

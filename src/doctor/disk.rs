@@ -10,8 +10,7 @@ use crate::ops::render::human_bytes;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// etcd's WAL segment size (decimal, preallocated at each cut).
-pub const WAL_SEGMENT: u64 = 64_000_000;
+pub use crate::ops::disk_full::WAL_SEGMENT;
 /// etcd's default `--quota-backend-bytes`.
 pub const DEFAULT_QUOTA: u64 = 2 * 1024 * 1024 * 1024;
 /// etcd warns above this quota.

@@ -745,7 +745,9 @@ fn data_dir_checks(
 }
 
 fn data_fix(code: &str, dd: &str) -> String {
-    if code.starts_with("wal.") {
+    if code == "disk.filled-up" {
+        format!("free space on the data dir's file system (or copy the whole data dir to one with room), then start etcd: it re-applies the WAL, which holds every acknowledged write; if it still will not start, `etcd-rescue repair {dd} --salvage --replay-wal --out rescued.db` then `etcdctl snapshot restore rescued.db`")
+    } else if code.starts_with("wal.") {
         format!("`etcd-rescue wal verify {dd}` locates it; a torn tail etcd repairs itself; otherwise `etcd-rescue wal repair {dd} --out NEW_DIR` (add --allow-data-loss only knowingly), or replace the member from a healthy one")
     } else if code.starts_with("snap.") {
         format!("etcd skips a damaged .snap for an older one (renamed .broken); if none is left, restore from a backup; `etcd-rescue check {dd}` shows which it loads")

@@ -121,6 +121,7 @@ pub fn check_as(
     let mut signals = crate::etcd::detect::Signals::default();
     // A member dir without a db is still checked: its WAL and snaps, and
     // what etcd will do (it cannot start on it).
+    let mut written_past_hwm = None;
     let (mut findings, summary, consistent_index, trailer, name, members) =
         match (&input.db, &input.member_dir) {
             (None, Some(member)) => {
@@ -139,6 +140,12 @@ pub fn check_as(
                 let ci = Some(c.facts.clone());
                 super::lineage::db_signals(&c.facts, &mut signals);
                 let members = (c.facts.members.clone(), c.facts.removed_members.clone());
+                let (ps, hwm) = (c.summary.page_size as usize, c.summary.high_water_mark);
+                written_past_hwm = Some((
+                    c.summary.file.clone(),
+                    super::disk_full::written_past_hwm(db.db_bytes_unverified(), ps, hwm),
+                    hwm.saturating_mul(ps as u64),
+                ));
                 (
                     c.findings,
                     Some(c.summary),
@@ -240,6 +247,21 @@ pub fn check_as(
                 }
             }
             findings.extend(identity);
+            let space = super::disk_full::Evidence::gather(member, written_past_hwm.take());
+            let at = member.display().to_string();
+            findings.extend(space.finding(&at));
+            let replays = match (
+                &consistent_index,
+                r.segments.iter().rev().find_map(|s| s.read.last_index),
+            ) {
+                (Some(f), Some(last)) => last.saturating_sub(f.consistent_index().unwrap_or(0)),
+                (None, Some(last)) => last,
+                _ => 0,
+            };
+            let ps = summary.as_ref().map_or(4096, |s| u64::from(s.page_size));
+            if let Some(why) = space.blocks_start(ps, replays) {
+                b.block(why, "free space on that file system first (or copy the data dir to a disk with room and start etcd there); nothing is lost: the WAL holds every acknowledged write");
+            }
             // The verdict is a finding too, so the flag, the summary and
             // the exit code agree.
             let at = member.display().to_string();

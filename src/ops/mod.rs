@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod consistency;
 pub mod damage;
 pub mod diff;
+pub mod disk_full;
 pub mod endpoint;
 pub mod header;
 pub mod identity;

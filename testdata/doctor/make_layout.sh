@@ -38,7 +38,9 @@
 #   quota            --quota-backend-bytes=16384, below the db's size
 #   nospace          the db holds a NOSPACE alarm (etcd run with a tiny quota until it raised it)
 #   defrag-leftover  member/snap/db.tmp.123 left by an interrupted defrag
-#   damaged-db       member/snap/db cut to 16 KiB
+#   damaged-db       member/snap/db cut just before the page the newest meta names as the root
+#                    (a fixed cut such as 16 KiB is not enough: a small db's whole tree can sit
+#                    in its first pages, and etcd then starts on it)
 set -euo pipefail
 
 for t in openssl etcd etcdctl python3; do
@@ -344,7 +346,22 @@ plant_case() {
     defrag-leftover)
       head -c 65536 /dev/zero >"$data/member/snap/db.tmp.123" ;;
     damaged-db)
-      truncate -s 16384 "$data/member/snap/db" ;;
+      root_at="$(python3 - "$data/member/snap/db" <<'PY'
+import struct, sys
+with open(sys.argv[1], "rb") as f:
+    head = f.read(8192)
+best = None
+for off in (0, 4096):
+    # page header (id, flags, count, overflow) then the meta: magic, version,
+    # page size, flags, root bucket (root page, sequence), freelist, pgid, txid
+    magic, _ver, psize, _fl, root = struct.unpack_from("<IIIIQ", head, off + 16)
+    txid = struct.unpack_from("<Q", head, off + 16 + 48)[0]
+    if magic == 0xED0CDAED and (best is None or txid > best[0]):
+        best = (txid, root * psize)
+print(best[1])
+PY
+)"
+      truncate -s "$root_at" "$data/member/snap/db" ;;
     *)
       echo "make_layout.sh: unknown case $1" >&2
       exit 2 ;;

@@ -6,18 +6,51 @@
 use super::*;
 use std::borrow::Cow;
 
+/// How the note on counters taken from the scan's newest meta copy begins.
+pub(super) const NEWER_COUNTERS_NOTE: &str = "the tree read is older than revisions the scan found";
+
+/// What the whole tree held when the page scan found revisions past its
+/// end: the records a newer transaction wrote (one bbolt committed under a
+/// meta that is now unusable, or one it never committed, as when a full
+/// disk failed the commit's writes part-way). Such a transaction's pages
+/// may be only partly on disk, while its meta-bucket copy already names
+/// the consistent index of its last entry; the log replay then starts from
+/// the tree's own counters, as etcd itself does on restart.
+pub(super) struct TreeBase<'a> {
+    /// The tree's current revision.
+    pub(super) top: i64,
+    /// The tree's own `consistent_index` and `term` records (before the
+    /// newest copies found by the scan replaced them).
+    pub(super) counters: Vec<Counter<'a>>,
+}
+
+/// A meta-bucket counter's key and the tree's record of it (if any).
+pub(super) type Counter<'a> = (&'static [u8], Option<Cow<'a, [u8]>>);
+
+impl TreeBase<'_> {
+    pub(super) fn consistent_index(&self) -> u64 {
+        self.counters
+            .iter()
+            .find(|(k, _)| *k == b"consistent_index")
+            .and_then(|(_, v)| v.as_deref())
+            .and_then(|v| <[u8; 8]>::try_from(v).ok())
+            .map_or(0, u64::from_be_bytes)
+    }
+}
+
 /// Gather every record the tree yields, then (with --salvage, or when no
-/// meta page is usable) what the page scan adds.
+/// meta page is usable) what the page scan adds. With the records: the
+/// whole tree's base when the scan found revisions past its end.
 pub(super) fn gather<'a>(
     file: Option<&BoltFile<'a>>,
     opts: RepairOptions,
     report: &mut RepairReport,
     sources: &mut BTreeMap<Vec<u8>, Source>,
-) -> Buckets<'a> {
+) -> (Buckets<'a>, Option<TreeBase<'a>>) {
     let mut b = Buckets::new();
     let Some(f) = file else {
         report.tree_from = "no db: rebuilt from the log alone".into();
-        return b;
+        return (b, None);
     };
     let hwm_all = f.file_pages();
     let mut damaged_buckets: Vec<Vec<u8>> = Vec::new();
@@ -125,12 +158,15 @@ pub(super) fn gather<'a>(
             }
         }
     }
+    let mut base = None;
     if opts.salvage || scan.is_some() {
+        let tree_whole =
+            f.current.is_some() && report.damage.is_empty() && report.unreadable.is_empty();
         let s = match scan {
             Some(s) => s,
             None => salvage::scan(f),
         };
-        merge_scan(&mut b, &s, &damaged_buckets, report, sources);
+        base = merge_scan(&mut b, &s, &damaged_buckets, report, sources).filter(|_| tree_whole);
         report.scan = Some(s.stats);
     } else if !report.damage.is_empty() {
         report.notes.push(
@@ -138,21 +174,22 @@ pub(super) fn gather<'a>(
                 .into(),
         );
     }
-    b
+    (b, base)
 }
 
 /// Add what the scan found: `key` records the tree lacks (revisions are
 /// written once, so any valid copy is the record), and the small buckets'
 /// records only where the tree could not provide the bucket whole. Then
 /// compaction is applied again, so a stale copy of a revision etcd had
-/// compacted away does not come back.
+/// compacted away does not come back. Returns the tree's base when the
+/// scan found revisions past the tree's end.
 pub(super) fn merge_scan<'a>(
     b: &mut Buckets<'a>,
     s: &salvage::Scan<'a>,
     damaged: &[Vec<u8>],
     report: &mut RepairReport,
     sources: &mut BTreeMap<Vec<u8>, Source>,
-) {
+) -> Option<TreeBase<'a>> {
     let mut small: BTreeMap<(&str, &[u8]), Vec<&[u8]>> = BTreeMap::new();
     // Revision records: the scan's copies, sorted by revision key (a
     // stable sort: each key's copies stay in page order). A flat list, not
@@ -240,7 +277,16 @@ pub(super) fn merge_scan<'a>(
     // or the newest root's pages lost): its consistent index is behind
     // those records, and a log replay from it would apply their entries a
     // second time. The newest meta copy's counters go with the records.
+    let mut base = None;
     if scan_top > tree_top {
+        let tree_meta = b.get(b"meta".as_slice());
+        base = Some(TreeBase {
+            top: tree_top,
+            counters: [b"consistent_index".as_slice(), b"term"]
+                .into_iter()
+                .map(|k| (k, tree_meta.and_then(|m| m.get(k)).cloned()))
+                .collect(),
+        });
         let newest = |key: &[u8]| {
             s.found
                 .iter()
@@ -253,7 +299,7 @@ pub(super) fn merge_scan<'a>(
             let meta = b.entry(b"meta".to_vec()).or_default();
             if meta.get(key).is_none_or(|old| &**old < v) {
                 report.notes.push(format!(
-                    "the tree read is older than revisions the scan found (up to {scan_top}, the tree's end at {tree_top}): {} taken from the newest meta copy found",
+                    "{NEWER_COUNTERS_NOTE} (up to {scan_top}, the tree's end at {tree_top}): {} taken from the newest meta copy found",
                     String::from_utf8_lossy(key)
                 ));
                 meta.insert(key.to_vec(), v.to_vec().into());
@@ -295,6 +341,7 @@ pub(super) fn merge_scan<'a>(
     }
     sources.retain(|k, _| kb.contains_key(k));
     report.buckets.entry("key".into()).or_default().from_scan = sources.len() as u64;
+    base
 }
 
 /// The most common of `values`, how many agree on it, and how many
@@ -315,11 +362,16 @@ pub(super) fn majority<'v>(values: &[&'v [u8]]) -> (&'v [u8], usize, usize) {
     (v, n, distinct)
 }
 
-pub(super) fn conflict(rk: &[u8], kept: &[u8], copies: usize, why: String) -> Conflict {
-    let revision = crate::etcd::revision::RevisionKey::parse(rk).map_or_else(
+/// A revision key as `main_sub` (or its bytes when it is not one).
+pub(super) fn revision_label(rk: &[u8]) -> String {
+    crate::etcd::revision::RevisionKey::parse(rk).map_or_else(
         |_| crate::wal::entry::readable(rk),
         |r| format!("{}_{}", r.main, r.sub),
-    );
+    )
+}
+
+pub(super) fn conflict(rk: &[u8], kept: &[u8], copies: usize, why: String) -> Conflict {
+    let revision = revision_label(rk);
     let key = crate::etcd::kv::KeyValue::decode(kept)
         .map(|kv| crate::wal::entry::readable(kv.key))
         .unwrap_or_default();

@@ -184,8 +184,9 @@ pub(super) fn rebuild_from_whole_log<'a>(
 }
 
 /// Replay the log (with --replay-wal), or account for what it would add.
-pub(super) fn apply_log(
-    b: &mut Buckets,
+pub(super) fn apply_log<'a>(
+    b: &mut Buckets<'a>,
+    base: Option<super::gather::TreeBase<'a>>,
     log: Option<&Result<LogRead, String>>,
     opts: RepairOptions,
     report: &mut RepairReport,
@@ -211,6 +212,15 @@ pub(super) fn apply_log(
             *b = whole;
         }
     }
+    // Revisions past the whole tree's end found by the scan, when the log
+    // continues from the tree: the log replays them (their transaction
+    // may be only partly on disk), and they are compared with it after.
+    let held = match base {
+        Some(base) if opts.replay_wal && continues_from(log, base.consistent_index()) => {
+            Some(hold_past_tree(b, base, report))
+        }
+        _ => None,
+    };
     let ci = meta_u64(b, b"consistent_index").unwrap_or(0);
     let mut tail = LogTail {
         consistent_index: ci,
@@ -255,6 +265,9 @@ pub(super) fn apply_log(
                 sources.insert(k.clone(), Source::Wal);
             }
         }
+        if let Some(held) = held {
+            settle_held(b, held, report, sources);
+        }
         report.replay = Some(r);
     } else {
         // What they would write: replayed onto a scratch copy.
@@ -276,4 +289,95 @@ pub(super) fn apply_log(
         ));
     }
     report.log = Some(tail);
+}
+
+/// Whether the log holds the entry right after `ci` (or nothing past it).
+fn continues_from(log: &LogRead, ci: u64) -> bool {
+    log.entries
+        .iter()
+        .find(|e| e.index > ci)
+        .is_none_or(|e| e.index == ci + 1)
+}
+
+/// Take the `key` records past the tree's end out of `b` and put the
+/// tree's own counters back, so the replay starts where the tree ends.
+fn hold_past_tree<'a>(
+    b: &mut Buckets<'a>,
+    base: super::gather::TreeBase<'a>,
+    report: &mut RepairReport,
+) -> Vec<(Vec<u8>, std::borrow::Cow<'a, [u8]>)> {
+    let mut held = Vec::new();
+    if let Some(kb) = b.get_mut(b"key".as_slice()) {
+        let past: Vec<Vec<u8>> = kb
+            .keys()
+            .filter(|k| {
+                crate::etcd::revision::RevisionKey::parse(k).is_ok_and(|r| r.main > base.top)
+            })
+            .cloned()
+            .collect();
+        for k in past {
+            if let Some(v) = kb.remove(&k) {
+                held.push((k, v));
+            }
+        }
+    }
+    report
+        .notes
+        .retain(|n| !n.starts_with(super::gather::NEWER_COUNTERS_NOTE));
+    let meta = b.entry(b"meta".to_vec()).or_default();
+    for (k, v) in base.counters {
+        match v {
+            Some(v) => meta.insert(k.to_vec(), v),
+            None => meta.remove(k),
+        };
+    }
+    held
+}
+
+/// After the replay: each held record the log wrote identically is
+/// confirmed; one it wrote differently gives way to the log's (the log is
+/// what etcd acknowledged, its records checksummed); one past everything
+/// the log wrote (the replay stopped at damage) is kept from the scan.
+fn settle_held<'a>(
+    b: &mut Buckets<'a>,
+    held: Vec<(Vec<u8>, std::borrow::Cow<'a, [u8]>)>,
+    report: &mut RepairReport,
+    sources: &mut BTreeMap<Vec<u8>, Source>,
+) {
+    if held.is_empty() {
+        return;
+    }
+    let kb = b.entry(b"key".to_vec()).or_default();
+    let top = state::current_revision(kb);
+    let (mut same, mut differ, mut kept, mut absent) = (0u64, 0u64, 0u64, 0u64);
+    let first = held.first().map(|(k, _)| super::gather::revision_label(k));
+    let last = held.last().map(|(k, _)| super::gather::revision_label(k));
+    for (k, v) in held {
+        match kb.get(&k) {
+            Some(x) if **x == *v => same += 1,
+            // Not a conflict left open: the log's record is what etcd
+            // acknowledged (checksummed, committed); the scan's copy is
+            // a page the failed commit wrote only in part.
+            Some(_) => differ += 1,
+            None => {
+                let main = crate::etcd::revision::RevisionKey::parse(&k).map_or(0, |r| r.main);
+                if main > top {
+                    kb.insert(k.clone(), v);
+                    sources.insert(k, Source::Scan);
+                    kept += 1;
+                } else {
+                    sources.remove(&k);
+                    absent += 1;
+                }
+            }
+        }
+    }
+    let total = same + differ + kept + absent;
+    report.notes.push(format!(
+        "the scan found {total} revision record(s) past the tree's end ({} to {}), from a transaction bbolt did not commit whole (as when a full disk fails a commit's writes part-way): the log was replayed from the tree's own consistent index instead; {same} identical to the log's, {differ} differing (pages the failed commit wrote in part; the log's kept), {kept} past the log's last write (kept from the scan), {absent} the log does not write (left out)",
+        first.unwrap_or_default(),
+        last.unwrap_or_default()
+    ));
+    report.buckets.entry("key".into()).or_default().from_scan =
+        sources.values().filter(|s| **s == Source::Scan).count() as u64;
 }

@@ -293,9 +293,10 @@ pub fn repair(
         } else {
             report.method = "rebuilt";
             let mut sources = BTreeMap::new();
-            let mut b = gather(file.as_ref(), opts, &mut report, &mut sources);
+            let (mut b, base) = gather(file.as_ref(), opts, &mut report, &mut sources);
             apply_log(
                 &mut b,
+                base,
                 log.as_ref(),
                 opts,
                 &mut report,
@@ -536,7 +537,7 @@ pub fn dry_run(db: &[u8]) -> usize {
         replay_wal: true,
         etcd_version: None,
     };
-    let mut b = gather(Some(&f), opts, &mut report, &mut sources);
+    let (mut b, _) = gather(Some(&f), opts, &mut report, &mut sources);
     let entries: Vec<LogEntry> = db
         .chunks(61)
         .take(2000)
@@ -641,6 +642,78 @@ mod tests {
             damage: Vec::new(),
         };
         assert!(entries_to_apply(&gap, 3, 1, &mut LogTail::default()).is_err());
+    }
+
+    #[test]
+    fn records_of_a_commit_past_the_tree_are_replayed_from_the_log() {
+        let v34 = &crate::etcd::lines::V3_4;
+        let log = LogRead {
+            entries: (1..=5).map(put_entry).collect(),
+            commit: 5,
+            last_index: 5,
+            damage: Vec::new(),
+        };
+        // The tree: the state after entries 1..3. What the whole log gives:
+        // the truth for revisions past it.
+        let mut tree = Buckets::new();
+        replay::replay(&mut tree, &log.entries[..3], v34);
+        let mut whole = Buckets::new();
+        replay::replay(&mut whole, &log.entries, v34);
+        let kb_all = whole[b"key".as_slice()].clone();
+        let top = state::current_revision(&tree[b"key".as_slice()]);
+        let past: Vec<(Vec<u8>, Vec<u8>)> = kb_all
+            .iter()
+            .filter(|(k, _)| RevisionKey::parse(k).unwrap().main > top)
+            .map(|(k, v)| (k.clone(), v.to_vec()))
+            .collect();
+        assert_eq!(past.len(), 2);
+        // The failed commit's pages: the first record whole, the second
+        // written in part; its meta copy already names the last entry.
+        let mut torn = past[1].1.clone();
+        let n = torn.len();
+        torn[n - 1] ^= 0xff;
+        let ci5 = 5u64.to_be_bytes();
+        let mut scan = scan_of(&[(&past[0].0, &past[0].1), (&past[1].0, &torn)]);
+        scan.found.push(salvage::Found {
+            bucket: "meta",
+            key: b"consistent_index",
+            value: &ci5,
+            page: 9,
+        });
+        let mut b = tree.clone();
+        let mut report = RepairReport::default();
+        let mut sources = BTreeMap::new();
+        let base = merge_scan(&mut b, &scan, &[], &mut report, &mut sources);
+        assert!(base.is_some(), "the scan found revisions past the tree");
+        let opts = RepairOptions {
+            salvage: true,
+            replay_wal: true,
+            etcd_version: None,
+        };
+        apply_log(
+            &mut b,
+            base,
+            Some(&Ok(log)),
+            opts,
+            &mut report,
+            &mut sources,
+            v34,
+        );
+        assert_eq!(
+            b[b"key".as_slice()],
+            kb_all,
+            "the log's records, not the torn copy"
+        );
+        assert!(report.conflicts.is_empty(), "{:?}", report.conflicts);
+        assert!(
+            report
+                .notes
+                .iter()
+                .any(|n| n.contains("1 identical") && n.contains("1 differing")),
+            "{:?}",
+            report.notes
+        );
+        assert_eq!(meta_u64(&b, b"consistent_index"), Some(5));
     }
 
     #[test]
