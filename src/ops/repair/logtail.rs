@@ -215,11 +215,30 @@ pub(super) fn apply_log<'a>(
     // Revisions past the whole tree's end found by the scan, when the log
     // continues from the tree: the log replays them (their transaction
     // may be only partly on disk), and they are compared with it after.
+    let base = base.filter(|t| continues_from(log, t.consistent_index()));
     let held = match base {
-        Some(base) if opts.replay_wal && continues_from(log, base.consistent_index()) => {
-            Some(hold_past_tree(b, base, report))
+        Some(base) if opts.replay_wal => Some(hold_past_tree(b, base, report)),
+        Some(base) => {
+            // Not replayed: the log still tells which of those records a
+            // failed commit wrote only in part.
+            let torn = differing_past_tree(b, base, log, voters, writer);
+            if !torn.is_empty() {
+                report.notes.push(format!(
+                    "{} revision record(s) the scan found past the tree's end differ from what the log writes for them (pages a failed commit wrote in part): run again with --replay-wal to take the log's",
+                    torn.len()
+                ));
+            }
+            for (rk, v) in torn {
+                report.conflicts.push(super::gather::conflict(
+                    &rk,
+                    &v,
+                    2,
+                    "the scan's, which the log (not replayed) writes differently: run with --replay-wal".into(),
+                ));
+            }
+            None
         }
-        _ => None,
+        None => None,
     };
     let ci = meta_u64(b, b"consistent_index").unwrap_or(0);
     let mut tail = LogTail {
@@ -289,6 +308,32 @@ pub(super) fn apply_log<'a>(
         ));
     }
     report.log = Some(tail);
+}
+
+/// The records past the tree's end (revision key, the scan's copy) that
+/// differ from what the log, replayed from the tree's own counters, writes
+/// for them.
+fn differing_past_tree<'a>(
+    b: &Buckets<'a>,
+    base: super::gather::TreeBase<'a>,
+    log: &LogRead,
+    voters: usize,
+    writer: &crate::etcd::lines::LineRules,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut scratch = b.clone();
+    let held = hold_past_tree(&mut scratch, base, &mut RepairReport::default());
+    let ci = meta_u64(&scratch, b"consistent_index").unwrap_or(0);
+    let Ok(entries) = entries_to_apply(log, ci, voters, &mut LogTail::default()) else {
+        return Vec::new();
+    };
+    replay::replay(&mut scratch, &entries, writer);
+    let Some(kb) = scratch.get(b"key".as_slice()) else {
+        return Vec::new();
+    };
+    held.into_iter()
+        .filter(|(k, v)| kb.get(k).is_some_and(|x| **x != **v))
+        .map(|(k, v)| (k, v.into_owned()))
+        .collect()
 }
 
 /// Whether the log holds the entry right after `ci` (or nothing past it).

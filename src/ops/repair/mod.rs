@@ -680,20 +680,48 @@ mod tests {
             value: &ci5,
             page: 9,
         });
+        // Without --replay-wal the torn copy stays, but as a conflict the
+        // log settles, so the repair is not called complete.
+        let mut b = tree.clone();
+        let mut report = RepairReport::default();
+        let mut sources = BTreeMap::new();
+        let base = merge_scan(&mut b, &scan, &[], &mut report, &mut sources);
+        let opts = RepairOptions {
+            salvage: true,
+            replay_wal: false,
+            etcd_version: None,
+        };
+        let log = Ok(log);
+        apply_log(
+            &mut b,
+            base,
+            Some(&log),
+            opts,
+            &mut report,
+            &mut sources,
+            v34,
+        );
+        assert_eq!(report.conflicts.len(), 1, "{:?}", report.notes);
+        assert_eq!(
+            report.conflicts[0].revision,
+            gather::revision_label(&past[1].0)
+        );
+        finish(&mut report);
+        assert!(!report.complete);
+
         let mut b = tree.clone();
         let mut report = RepairReport::default();
         let mut sources = BTreeMap::new();
         let base = merge_scan(&mut b, &scan, &[], &mut report, &mut sources);
         assert!(base.is_some(), "the scan found revisions past the tree");
         let opts = RepairOptions {
-            salvage: true,
             replay_wal: true,
-            etcd_version: None,
+            ..opts
         };
         apply_log(
             &mut b,
             base,
-            Some(&Ok(log)),
+            Some(&log),
             opts,
             &mut report,
             &mut sources,
