@@ -111,10 +111,16 @@ impl Evidence {
                 human_bytes(*free)
             ));
         }
+        // Free space alone says the disk is full now, not that etcd met it.
+        let head = if self.short_spares.is_empty() {
+            "the member's file system is full"
+        } else {
+            "the disk filled up while etcd ran"
+        };
         Some(Finding::warning(
             "disk.filled-up",
             at,
-            format!("the disk filled up while etcd ran: {}", said.join("; ")),
+            format!("{head}: {}", said.join("; ")),
         ))
     }
 
@@ -156,5 +162,43 @@ mod tests {
         assert_eq!(written_past_hwm(&data, ps, 8), 0);
         assert_eq!(written_past_hwm(&data[..ps * 6 + 3], ps, 4), 1);
         assert_eq!(written_past_hwm(&data, 0, 0), 0);
+    }
+
+    #[test]
+    fn the_finding_says_only_what_the_evidence_shows() {
+        let none = Evidence::default();
+        assert!(none.finding("m").is_none() && none.blocks_start(4096, 3).is_none());
+        // A commit cut short alone may be a crash mid-commit.
+        let cut = Evidence {
+            written_past_hwm: 5,
+            db: Some(("db".into(), 8192)),
+            ..Evidence::default()
+        };
+        assert!(cut.finding("m").is_none());
+        let full_now = Evidence {
+            free: Some(("m".into(), 0)),
+            ..Evidence::default()
+        };
+        let f = full_now.finding("m").unwrap();
+        assert!(
+            f.message.starts_with("the member's file system is full"),
+            "{}",
+            f.message
+        );
+        assert!(full_now
+            .blocks_start(4096, 0)
+            .unwrap()
+            .contains("at the first write"));
+        let met = Evidence {
+            short_spares: vec![("m/wal/0.tmp".into(), 0)],
+            ..cut
+        };
+        let f = met.finding("m").unwrap();
+        assert!(f.message.starts_with("the disk filled up while etcd ran"));
+        assert!(f.message.contains("0.tmp is 0 bytes") && f.message.contains("5 page(s)"));
+        assert!(
+            met.blocks_start(4096, 3).is_none(),
+            "room left: no verdict from space"
+        );
     }
 }
