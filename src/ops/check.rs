@@ -140,12 +140,15 @@ pub fn check_as(
                 let ci = Some(c.facts.clone());
                 super::lineage::db_signals(&c.facts, &mut signals);
                 let members = (c.facts.members.clone(), c.facts.removed_members.clone());
-                let (ps, hwm) = (c.summary.page_size as usize, c.summary.high_water_mark);
-                written_past_hwm = Some((
-                    c.summary.file.clone(),
-                    super::disk_full::written_past_hwm(db.db_bytes_unverified(), ps, hwm),
-                    hwm.saturating_mul(ps as u64),
-                ));
+                // For the disk-full evidence of a member dir.
+                if input.member_dir.is_some() {
+                    let (ps, hwm) = (c.summary.page_size as usize, c.summary.high_water_mark);
+                    written_past_hwm = Some((
+                        c.summary.file.clone(),
+                        super::disk_full::written_past_hwm(db.db_bytes_unverified(), ps, hwm),
+                        hwm.saturating_mul(ps as u64),
+                    ));
+                }
                 (
                     c.findings,
                     Some(c.summary),
@@ -264,7 +267,6 @@ pub fn check_as(
             }
             // The verdict is a finding too, so the flag, the summary and
             // the exit code agree.
-            let at = member.display().to_string();
             if !b.starts {
                 findings.push(Finding::error(
                     "boot.will-not-start",

@@ -72,8 +72,7 @@ impl Evidence {
             e.written_past_hwm = written;
             e.db = Some((name, end));
         }
-        if let Ok(s) = rustix::fs::statvfs(member) {
-            let free = s.f_bavail.saturating_mul(s.f_frsize);
+        if let (_, Ok(free)) = crate::ops::write::free_space(member) {
             if free < WAL_SEGMENT {
                 e.free = Some((member.display().to_string(), free));
             }

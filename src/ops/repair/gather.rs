@@ -19,6 +19,8 @@ pub(super) const NEWER_COUNTERS_NOTE: &str = "the tree read is older than revisi
 pub(super) struct TreeBase<'a> {
     /// The tree's current revision.
     pub(super) top: i64,
+    /// The tree's own consistent index (0 when it has none).
+    pub(super) consistent_index: u64,
     /// The tree's own `consistent_index` and `term` records (before the
     /// newest copies found by the scan replaced them).
     pub(super) counters: Vec<Counter<'a>>,
@@ -26,17 +28,6 @@ pub(super) struct TreeBase<'a> {
 
 /// A meta-bucket counter's key and the tree's record of it (if any).
 pub(super) type Counter<'a> = (&'static [u8], Option<Cow<'a, [u8]>>);
-
-impl TreeBase<'_> {
-    pub(super) fn consistent_index(&self) -> u64 {
-        self.counters
-            .iter()
-            .find(|(k, _)| *k == b"consistent_index")
-            .and_then(|(_, v)| v.as_deref())
-            .and_then(|v| <[u8; 8]>::try_from(v).ok())
-            .map_or(0, u64::from_be_bytes)
-    }
-}
 
 /// Gather every record the tree yields, then (with --salvage, or when no
 /// meta page is usable) what the page scan adds. With the records: the
@@ -282,6 +273,7 @@ pub(super) fn merge_scan<'a>(
         let tree_meta = b.get(b"meta".as_slice());
         base = Some(TreeBase {
             top: tree_top,
+            consistent_index: meta_u64(b, b"consistent_index").unwrap_or(0),
             counters: [b"consistent_index".as_slice(), b"term"]
                 .into_iter()
                 .map(|k| (k, tree_meta.and_then(|m| m.get(k)).cloned()))

@@ -215,7 +215,7 @@ pub(super) fn apply_log<'a>(
     // Revisions past the whole tree's end found by the scan, when the log
     // continues from the tree: the log replays them (their transaction
     // may be only partly on disk), and they are compared with it after.
-    let base = base.filter(|t| continues_from(log, t.consistent_index()));
+    let base = base.filter(|t| continues_from(log, t.consistent_index));
     let held = match base {
         Some(base) if opts.replay_wal => Some(hold_past_tree(b, base, report)),
         Some(base) => {
@@ -351,21 +351,18 @@ fn hold_past_tree<'a>(
     base: super::gather::TreeBase<'a>,
     report: &mut RepairReport,
 ) -> Vec<(Vec<u8>, std::borrow::Cow<'a, [u8]>)> {
-    let mut held = Vec::new();
-    if let Some(kb) = b.get_mut(b"key".as_slice()) {
-        let past: Vec<Vec<u8>> = kb
-            .keys()
-            .filter(|k| {
-                crate::etcd::revision::RevisionKey::parse(k).is_ok_and(|r| r.main > base.top)
-            })
-            .cloned()
-            .collect();
-        for k in past {
-            if let Some(v) = kb.remove(&k) {
-                held.push((k, v));
-            }
-        }
+    // Revision keys sort by main revision first: everything from the
+    // first key of revision top + 1 on lies past the tree.
+    let from = crate::etcd::revision::RevisionKey {
+        main: base.top.saturating_add(1),
+        sub: 0,
+        tombstone: false,
     }
+    .encode();
+    let held = b
+        .get_mut(b"key".as_slice())
+        .map(|kb| kb.split_off(&from).into_iter().collect())
+        .unwrap_or_default();
     report
         .notes
         .retain(|n| !n.starts_with(super::gather::NEWER_COUNTERS_NOTE));
